@@ -155,6 +155,7 @@ export function requireChatTemplate(
 // ---------------------------------------------------------------------------------------------------
 // rendering
 
+// Parsed once per source: stages render one template thousands of times (every stimulus, every instruction).
 const parsedTemplates = new Map<string, Template>();
 
 function templateError(template: ChatTemplate, action: string, error: unknown): Error {
@@ -349,18 +350,23 @@ export function preQueryPrefix(template: ChatTemplate): string {
     return text.slice(0, at);
 }
 
-// Units that look like special tokens: <|eot_id|>, <start_of_turn>, </s>, [INST], [/INST].
-const specialTokenPattern = /<\|[^<>|\s]+\|>|<\/?[A-Za-z_][\w.-]*>|\[\/?[A-Z][A-Z_]*\]/g;
+// Units that look like special tokens: <|eot_id|>, <｜User｜> (DeepSeek's fullwidth bar), <|turn>, <turn|>,
+// <start_of_turn>, </s>, [INST], [/INST].
+const specialTokenPattern = /<[|｜]?\/?[^<>\s|｜]+[|｜]?>|\[\/?[A-Z][A-Z_]*\]/g;
+// Reasoning tags sit inside the assistant's turn, not between turns; as stop strings they would cut a
+// reasoning model's answer short.
+const reasoningTagPattern = /think|thought|channel/i;
 
 /**
  * Text markers that show the model ended its turn or started a new one, for use as stop strings while
  * it writes a user query (synthesis) or an answer. Derived from the scaffolding the template puts
  * between message texts in [system?, user, assistant, user] + generation prompt: every special-token-
- * like unit there (`<|eot_id|>`, `<|im_start|>`, `[INST]`) and every non-blank scaffolding line that is
- * more than a bare role word (`User:` in the plain template). Markers that contain a shorter marker are
- * dropped, since the shorter one always matches first. Text before the first message (BOS, default
- * system prompts such as Llama-3.1's date block) is not scaffolding between turns and is not used.
- * Returns [] for a template that puts nothing visible between turns.
+ * like unit there (`<|eot_id|>`, `<|im_start|>`, `[INST]`), except reasoning tags (`<think>`); a
+ * template with no such units (the plain builtin) gives its non-blank scaffolding lines that are more
+ * than a bare role word (`User:`). Markers that contain a shorter marker are dropped, since the shorter
+ * one always matches first. Text before the first message (BOS, default system prompts such as
+ * Llama-3.1's date block) is not scaffolding between turns and is not used. Returns [] for a template
+ * that puts nothing visible between turns.
  */
 export function turnMarkers(template: ChatTemplate): string[] {
     const withSystem = supportsSystemRole(template);
@@ -393,12 +399,20 @@ export function turnMarkers(template: ChatTemplate): string[] {
 
     const candidates = new Set<string>();
     for (const segment of segments) {
-        for (const match of segment.matchAll(specialTokenPattern))
-            candidates.add(match[0]);
-        for (const line of segment.split("\n")) {
-            const trimmed = line.trim();
-            if (trimmed !== "" && !/^[A-Za-z]+$/.test(trimmed))
-                candidates.add(trimmed);
+        for (const match of segment.matchAll(specialTokenPattern)) {
+            if (!reasoningTagPattern.test(match[0]))
+                candidates.add(match[0]);
+        }
+    }
+    // Only text-only templates fall back to lines: in the others, scaffolding lines are default
+    // system text ("Reasoning: high") rather than turn boundaries.
+    if (candidates.size === 0) {
+        for (const segment of segments) {
+            for (const line of segment.split("\n")) {
+                const trimmed = line.trim();
+                if (trimmed !== "" && !/^[A-Za-z]+$/.test(trimmed) && !reasoningTagPattern.test(trimmed))
+                    candidates.add(trimmed);
+            }
         }
     }
     const all = [...candidates];

@@ -29,7 +29,8 @@ function realTemplate(name: string, bosToken: string, eosToken: string): ChatTem
 }
 
 async function ggufTemplate(file: string): Promise<ChatTemplate> {
-    const {metadata} = await gguf(path.join(modelsDir, file), {allowLocalFile: true});
+    // The typed metadata union does not index by arbitrary keys; these are plain GGUF KVs.
+    const metadata = (await gguf(path.join(modelsDir, file), {allowLocalFile: true})).metadata as Record<string, unknown>;
     const tokens = metadata["tokenizer.ggml.tokens"] as string[];
     const source = metadata["tokenizer.chat_template"];
     if (typeof source !== "string")
@@ -173,6 +174,23 @@ describe("real templates from llama.cpp", () => {
         }
         expect(message).toContain(gemma2.origin);
         expect(message).toContain("Conversation roles must alternate user/assistant/user/assistant/...");
+    });
+});
+
+describe("reasoning-model templates", () => {
+    test("DeepSeek-R1 distill: fullwidth-bar tokens are markers, <think> is not", () => {
+        const template = realTemplate("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>");
+        expect(preQueryPrefix(template)).toBe("<｜begin▁of▁sentence｜><｜User｜>");
+        expect(turnMarkers(template)).toEqual(["<｜User｜>", "<｜Assistant｜>", "<｜end▁of▁sentence｜>"]);
+        expect(renderChat(template, systemAndUser, {addGenerationPrompt: true})).toBe(
+            "<｜begin▁of▁sentence｜>Be kind.<｜User｜>Hi there<｜Assistant｜><think>\n</think>"
+        );
+    });
+
+    test("Qwen3: markers skip the thinking tags of the generation prompt", () => {
+        const template = realTemplate("Qwen-Qwen3-0.6B", "", "<|im_end|>");
+        expect(preQueryPrefix(template)).toBe("<|im_start|>user\n");
+        expect(turnMarkers(template)).toEqual(["<|im_end|>", "<|im_start|>"]);
     });
 });
 
