@@ -221,12 +221,14 @@ export class JsonlAppender<T = unknown> {
     }
 
     /** Appends one record as one line. */
-    append(record: T): Promise<void> {
+    async append(record: T): Promise<void> {
+        // async so a record JSON cannot represent rejects instead of throwing; the write is still
+        // queued synchronously, so call order is write order.
         return this.write(serializeLine(this.file, record));
     }
 
     /** Appends several records with a single write, so a crash keeps a prefix of whole lines. */
-    appendMany(records: Iterable<T>): Promise<void> {
+    async appendMany(records: Iterable<T>): Promise<void> {
         let text = "";
         for (const record of records)
             text += serializeLine(this.file, record);

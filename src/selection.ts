@@ -135,7 +135,8 @@ export interface SelectionResult<T> {
  */
 export function shareCount(n: number, fraction: number): number {
     const exact = n * fraction;
-    return Math.min(n, Math.ceil(exact - 1e-9 * Math.max(1, exact)));
+    // max(0, …) also turns ceil's -0 (for n = 0) into 0
+    return Math.min(n, Math.max(0, Math.ceil(exact - 1e-9 * Math.max(1, exact))));
 }
 
 /** Rank order: consistency descending, then id ascending (UTF-16 code units, locale-independent). */
@@ -159,11 +160,8 @@ export function selectTop<T extends RankedItem>(
     items: readonly T[], keep: KeepSpec, options: SelectOptions = {}
 ): SelectionResult<T> {
     checkKeepSpec(keep);
-    const ids = new Set<string>();
+    checkUniqueIds(items);
     for (const item of items) {
-        if (ids.has(item.id))
-            throw new RangeError(`duplicate id "${item.id}": ids must be unique to rank deterministically`);
-        ids.add(item.id);
         if (!Number.isFinite(item.consistency))
             throw new RangeError(`item "${item.id}" has a non-finite consistency: ${item.consistency}`);
     }
@@ -240,13 +238,12 @@ export function splitValidation<T extends {id: string}>(
 ): Array<T & {split: Split}> {
     if (!(fraction >= 0 && fraction < 1))
         throw new RangeError(`validation fraction must be in [0, 1), got ${fraction}`);
+    checkUniqueIds(items);
     const count = fraction === 0 ? 0 : shareCount(items.length, fraction);
     const order = items
         .map((item) => ({id: item.id, hash: deriveSeed(seed, "split", item.id)}))
         .sort((a, b) => a.hash - b.hash || compareCodeUnits(a.id, b.id));
     const validation = new Set(order.slice(0, count).map((entry) => entry.id));
-    if (validation.size !== count)
-        throw new RangeError("duplicate ids: each item needs a unique id to be split deterministically");
     return items.map((item) => ({...item, split: validation.has(item.id) ? "validation" : "train"}));
 }
 
@@ -424,6 +421,16 @@ function commonCriteria(items: readonly ScoredItem[]): string[] {
                 throw new RangeError(`item "${item.id}" has a non-finite score for "${name}": ${item.scores[name]}`);
     }
     return criteria;
+}
+
+/** Ids are the tie-break of last resort; a duplicate would make the order depend on the input. */
+function checkUniqueIds(items: readonly {id: string}[]): void {
+    const ids = new Set<string>();
+    for (const item of items) {
+        if (ids.has(item.id))
+            throw new RangeError(`duplicate id "${item.id}": ids must be unique for a deterministic order`);
+        ids.add(item.id);
+    }
 }
 
 function compareCodeUnits(a: string, b: string): number {
