@@ -70,6 +70,8 @@ class LoadWorker : public Napi::AsyncWorker {
             params.n_gpu_layers = owner->n_gpu_layers;
             params.load_mode = owner->use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
             params.vocab_only = owner->vocab_only;
+            // llama.cpp's default progress callback prints dots into the log
+            params.progress_callback = [](float, void *) { return true; };
             loaded = llama_model_load_from_file(owner->path.c_str(), params);
             if (loaded == nullptr) {
                 std::string why = recent_llama_errors();

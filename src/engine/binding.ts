@@ -1,0 +1,91 @@
+// Loads the native addon built by scripts/build-addon.mjs, choosing the backend variant.
+// Only one variant can live in a process (they share global llama.cpp state), so the first choice sticks.
+import fs from "node:fs";
+import path from "node:path";
+import {createRequire} from "node:module";
+import {fileURLToPath} from "node:url";
+import type {AddonBinding} from "./addon-types.js";
+
+export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | false;
+
+interface BuildInfo {
+    variant: string;
+    source: "prebuilt" | "source";
+    gpu: "cuda" | "vulkan" | "metal" | false;
+    bins: string | null;
+    addon: string;
+}
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const require = createRequire(import.meta.url);
+
+let loaded: {binding: AddonBinding; build: BuildInfo; requested: GpuChoice} | undefined;
+
+function builtVariants(): BuildInfo[] {
+    const dir = path.join(projectRoot, "build");
+    if (!fs.existsSync(dir))
+        return [];
+    const out: BuildInfo[] = [];
+    for (const name of fs.readdirSync(dir).sort()) {
+        const file = path.join(dir, name, "icon2-build.json");
+        if (!fs.existsSync(file))
+            continue;
+        const info = JSON.parse(fs.readFileSync(file, "utf8")) as BuildInfo;
+        if (fs.existsSync(info.addon))
+            out.push(info);
+    }
+    return out;
+}
+
+/** Whether this machine looks able to run a GPU backend (cheap checks; no library is loaded). */
+function gpuLikelyPresent(gpu: "cuda" | "vulkan" | "metal"): boolean {
+    if (gpu === "metal")
+        return process.platform === "darwin" && process.arch === "arm64";
+    if (gpu === "cuda")
+        return fs.existsSync("/proc/driver/nvidia/version") || (process.platform === "win32" && !!process.env.CUDA_PATH);
+    const vulkanLoaders = ["/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "/usr/lib/aarch64-linux-gnu/libvulkan.so.1", "/usr/lib64/libvulkan.so.1", "/usr/lib/libvulkan.so.1"];
+    return vulkanLoaders.some((f) => fs.existsSync(f)) && fs.existsSync("/dev/dri");
+}
+
+function pickVariant(gpu: GpuChoice, variants: BuildInfo[]): BuildInfo {
+    const cpu = variants.find((v) => v.gpu === false);
+    if (gpu === false) {
+        if (!cpu)
+            throw new Error(`no CPU build of the icon2 addon in ${path.join(projectRoot, "build")}; run npm install (or npm run build)`);
+        return cpu;
+    }
+    if (gpu === "auto") {
+        for (const kind of ["cuda", "metal", "vulkan"] as const) {
+            const v = variants.find((b) => b.gpu === kind);
+            if (v && gpuLikelyPresent(kind))
+                return v;
+        }
+        if (cpu)
+            return cpu;
+        if (variants.length > 0)
+            return variants[0];
+        throw new Error(`the icon2 addon is not built (no ${path.join(projectRoot, "build")}/*/icon2-build.json); run npm install`);
+    }
+    const v = variants.find((b) => b.gpu === gpu);
+    if (!v)
+        throw new Error(`no ${gpu} build of the icon2 addon; built: ${variants.map((b) => b.variant).join(", ") || "none"}. ` +
+            `Install node-llama-cpp's @node-llama-cpp/*-${gpu} package or build from source with ICON2_BUILD=source ICON2_GPU=${gpu} npm run build`);
+    return v;
+}
+
+/** llama.cpp log levels (ggml_log_level): 0 none … 4 error. */
+export const LogLevel = {none: 0, debug: 1, info: 2, warn: 3, error: 4} as const;
+
+export function loadBinding(gpu: GpuChoice = false): {binding: AddonBinding; build: BuildInfo} {
+    if (loaded) {
+        if (loaded.requested !== gpu && !(gpu === "auto" || loaded.requested === "auto") && loaded.build.gpu !== gpu)
+            throw new Error(`the ${loaded.build.variant} backend is already loaded in this process; cannot switch to gpu: ${gpu}`);
+        return loaded;
+    }
+    const build = pickVariant(gpu, builtVariants());
+    const binding = require(build.addon) as AddonBinding;
+    const level = process.env.ICON2_LLAMA_LOG ? (LogLevel[process.env.ICON2_LLAMA_LOG as keyof typeof LogLevel] ?? LogLevel.info) : LogLevel.none;
+    binding.init(build.bins ?? undefined, level);
+    loaded = {binding, build, requested: gpu};
+    return loaded;
+}
