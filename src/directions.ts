@@ -1,6 +1,7 @@
 // Stage 1 (paper Sec 3.1, Alg. 1): per-layer contrast vectors → signed unit direction + scale.
 // This part is pure maths over captured hidden states; capturing them from the engine lives beside it.
-import {dot, meanRows, norm, principalComponent, shuffledIndices} from "./linalg.js";
+import {dot, meanRows, norm, principalComponent} from "./linalg.js";
+import {seededShuffle} from "./seed.js";
 
 /** `pca`: first principal component of the contrast vectors; `mean`: their normalized mean. */
 export type DirectionMethod = "pca" | "mean";
@@ -118,5 +119,5 @@ export function holdoutIndices(n: number, fraction: number, seed: number): Set<n
     if (fraction === 0 || n < 2)
         return new Set();
     const count = Math.min(n - 1, Math.max(1, Math.round(fraction * n)));
-    return new Set(shuffledIndices(n, seed).slice(0, count));
+    return new Set(seededShuffle(Array.from({length: n}, (_, i) => i), seed).slice(0, count));
 }

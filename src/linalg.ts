@@ -2,6 +2,7 @@
 // used by stage 1. Every sum is accumulated in a JS number (IEEE double) in a fixed order, and JS has
 // no fused multiply-add contraction, so every function here returns identical bits for identical
 // inputs on every platform.
+import {SeededRandom} from "./seed.js";
 
 export type Vector = Float32Array | Float64Array;
 
@@ -75,31 +76,6 @@ export function meanRows(rows: readonly Vector[]): Float64Array {
     for (let k = 0; k < d; k++)
         sum[k] /= rows.length;
     return sum;
-}
-
-/** Deterministic 32-bit PRNG (mulberry32): same seed, same stream, on every platform. Returns [0, 1). */
-export function createRandom(seed: number): () => number {
-    let state = (Math.trunc(seed) >>> 0) ^ 0x9e3779b9;
-    return () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
-
-/** A permutation of 0..n-1 from a seeded Fisher–Yates shuffle. */
-export function shuffledIndices(n: number, seed: number): number[] {
-    const order = Array.from({length: n}, (_, i) => i);
-    const random = createRandom(seed);
-    for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        const swap = order[i];
-        order[i] = order[j];
-        order[j] = swap;
-    }
-    return order;
 }
 
 export interface PrincipalComponentOptions {
@@ -199,10 +175,10 @@ export function principalComponent(rows: readonly Vector[], options: PrincipalCo
 
     // Start: the (uncentered) mean direction plus 1e-3 of a fixed pseudo-random unit vector.
     let u = new Float64Array(d);
-    const random = createRandom(0x1c0e2);
+    const random = new SeededRandom(0x1c0e2);
     const noise = new Float64Array(d);
     for (let k = 0; k < d; k++)
-        noise[k] = random() - 0.5;
+        noise[k] = random.next() - 0.5;
     const noiseNorm = norm(noise);
     const meanNorm = norm(mean);
     for (let k = 0; k < d; k++)

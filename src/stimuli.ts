@@ -3,7 +3,7 @@
 // source, so icon2 ships its own few hundred (data/stimuli.jsonl, MIT) and accepts any file.
 import fs from "node:fs";
 import {fileURLToPath} from "node:url";
-import {shuffledIndices} from "./linalg.js";
+import {seededSample} from "./seed.js";
 
 /** data/stimuli.jsonl of this package. src/ and dist/ both sit one level below the package root. */
 export const defaultStimuliPath: string = fileURLToPath(new URL("../data/stimuli.jsonl", import.meta.url));
@@ -69,6 +69,5 @@ export function sampleStimuli(stimuli: readonly string[], count: number | undefi
         throw new RangeError(`stimulus count must be a positive integer, got ${count}`);
     if (count === undefined || count >= stimuli.length)
         return [...stimuli];
-    const chosen = shuffledIndices(stimuli.length, seed).slice(0, count).sort((a, b) => a - b);
-    return chosen.map((index) => stimuli[index]);
+    return seededSample(stimuli, count, seed);
 }
