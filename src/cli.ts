@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// The icon2 command line: one command per stage, plus run, inspect, generate and sweep.
+// Commands turn argv into options for the stage modules; errors become one line and exit code 1.
+import yargs, {type CommandModule} from "yargs";
+import {hideBin} from "yargs/helpers";
+import {commands} from "./commands/index.js";
+
+export async function main(argv: string[]): Promise<number> {
+    let exitCode = 0;
+    const parser = yargs(argv)
+        .scriptName("icon2")
+        .usage("$0 <command> [options]\n\nBuild a DPO preference dataset from a local GGUF chat model with the Icon² method.")
+        .strict()
+        .demandCommand(1, "give a command; see icon2 --help")
+        .recommendCommands()
+        .wrap(Math.min(110, process.stdout.columns || 100))
+        .fail((message, error, y) => {
+            if (error)
+                throw error;
+            process.stderr.write(`${y.help ? "" : ""}icon2: ${message}\nRun icon2 --help for usage.\n`);
+            exitCode = 2;
+        })
+        .help()
+        .version();
+    for (const command of commands)
+        parser.command(command as CommandModule);
+    try {
+        await parser.parseAsync();
+    } catch (err) {
+        process.stderr.write(`icon2: error: ${(err as Error).message}\n`);
+        if (process.env.ICON2_DEBUG)
+            process.stderr.write(`${(err as Error).stack}\n`);
+        return (err as {exitCode?: number}).exitCode ?? 1;
+    }
+    return exitCode || (process.exitCode as number | undefined) || 0;
+}
+
+main(hideBin(process.argv)).then((code) => {
+    process.exitCode = code;
+});
