@@ -14,10 +14,10 @@ export async function main(argv: string[]): Promise<number> {
         .demandCommand(1, "give a command; see icon2 --help")
         .recommendCommands()
         .wrap(Math.min(110, process.stdout.columns || 100))
-        .fail((message, error, y) => {
+        .fail((message, error) => {
             if (error)
                 throw error;
-            process.stderr.write(`${y.help ? "" : ""}icon2: ${message}\nRun icon2 --help for usage.\n`);
+            process.stderr.write(`icon2: ${message}\nRun icon2 --help for usage.\n`);
             exitCode = 2;
         })
         .help()
