@@ -2,6 +2,12 @@
 // This part is pure maths over captured hidden states; capturing them from the engine lives beside it.
 import {dot, meanRows, norm, principalComponent} from "./linalg.js";
 import {seededShuffle} from "./seed.js";
+import {renderChat, type ChatTemplate} from "./chat.js";
+import type {DirectionSet} from "./control-vector.js";
+import type {Criterion} from "./criteria.js";
+import type {Model} from "./engine/index.js";
+import {tokenizePrompt} from "./prompt.js";
+import {icon2Version} from "./version.js";
 
 /** `pca`: first principal component of the contrast vectors; `mean`: their normalized mean. */
 export type DirectionMethod = "pca" | "mean";
@@ -120,4 +126,100 @@ export function holdoutIndices(n: number, fraction: number, seed: number): Set<n
         return new Set();
     const count = Math.min(n - 1, Math.max(1, Math.round(fraction * n)));
     return new Set(seededShuffle(Array.from({length: n}, (_, i) => i), seed).slice(0, count));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extraction from a model: render the contrastive chats, capture the last token at every block,
+// and reduce each block's contrasts to a direction.
+
+
+export interface ExtractOptions {
+    criteria: readonly Criterion[];
+    /** user messages d_i (paper: 1,024 Alpaca instructions; a few hundred diverse ones suffice) */
+    stimuli: readonly string[];
+    template: ChatTemplate;
+    /** Defaults to "pca". */
+    method?: DirectionMethod;
+    /** share of stimuli held out for the separation accuracy. Defaults to 0.2. */
+    holdout?: number;
+    seed: number;
+    /** parallel sequences while capturing. Defaults to 16. */
+    sequences?: number;
+    threads?: number;
+    /**
+     * Decode the tokens all prompts of one side share (the system prompt) once and copy its KV
+     * cache to every sequence. Defaults to `true`; the directions are the same either way.
+     */
+    reusePrefix?: boolean;
+    signal?: AbortSignal;
+    /** `done` of `total` prompts captured (2 per stimulus per criterion) */
+    onProgress?: (done: number, total: number) => void;
+}
+
+/** The chat a criterion side is read from: system = the criterion's prompt, user = the stimulus, assistant header appended. */
+export function contrastPrompt(template: ChatTemplate, system: string, stimulus: string): string {
+    return renderChat(template, [{role: "system", content: system}, {role: "user", content: stimulus}], {addGenerationPrompt: true});
+}
+
+/** Stage 1: one DirectionSet per criterion, every block. */
+export async function extractDirections(model: Model, options: ExtractOptions): Promise<DirectionSet[]> {
+    const {nLayer, nEmbd, architecture, name} = model.info;
+    const method = options.method ?? "pca";
+    const stimuli = options.stimuli;
+    if (stimuli.length < 2)
+        throw new RangeError(`need at least 2 stimuli to extract directions, got ${stimuli.length}`);
+    if (options.criteria.length === 0)
+        throw new RangeError("no criteria to extract");
+    const heldOut = holdoutIndices(stimuli.length, options.holdout ?? 0.2, options.seed);
+    const layers = Array.from({length: nLayer}, (_, il) => il);
+
+    const sides = options.criteria.flatMap((c) => [c.positive, c.negative]);
+    const tokenized = sides.map((system) => stimuli.map((d) => tokenizePrompt(model, options.template, contrastPrompt(options.template, system, d))));
+    const longest = Math.max(...tokenized.flat().map((t) => t.length));
+    const sequences = options.sequences ?? 16;
+    const engine = await model.createEngine({
+        sequences,
+        // every running sequence holds its whole prompt; the shared system prefix is counted once per sequence, conservatively
+        contextSize: Math.max(512, sequences * longest + longest),
+        batchSize: Math.max(512, longest),
+        threads: options.threads
+    });
+    const total = sides.length * stimuli.length;
+    let done = 0;
+    try {
+        const sets: DirectionSet[] = [];
+        for (const [k, criterion] of options.criteria.entries()) {
+            const capture = async (prompts: Int32Array[]) => engine.capture(prompts, layers, {
+                reusePrefix: options.reusePrefix ?? true,
+                signal: options.signal,
+                onProgress: (n) => options.onProgress?.(done + n, total)
+            }).then((rows) => {
+                done += prompts.length;
+                return rows;
+            });
+            const positive = await capture(tokenized[2 * k]);
+            const negative = await capture(tokenized[2 * k + 1]);
+            const directions: Float32Array[] = [];
+            const scales = new Float32Array(nLayer);
+            const accuracy = new Float32Array(nLayer);
+            for (const il of layers) {
+                const layer = directionForLayer(
+                    {positive: positive.map((rows) => rows[il]), negative: negative.map((rows) => rows[il])},
+                    {method, holdoutIndices: heldOut});
+                directions.push(layer.direction);
+                scales[il] = layer.scale;
+                accuracy[il] = layer.accuracy;
+            }
+            sets.push({
+                criterion: criterion.name, positive: criterion.positive, negative: criterion.negative, method,
+                model: {name, architecture, nEmbd, nLayer},
+                directions, scales, accuracy,
+                stimuliCount: stimuli.length,
+                icon2Version
+            });
+        }
+        return sets;
+    } finally {
+        await engine.dispose();
+    }
 }
