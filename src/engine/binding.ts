@@ -48,6 +48,14 @@ function gpuLikelyPresent(gpu: "cuda" | "vulkan" | "metal"): boolean {
 }
 
 function pickVariant(gpu: GpuChoice, variants: BuildInfo[]): BuildInfo {
+    // ICON2_VARIANT=<name> (e.g. "source") forces one build, as CI does to test the from-source addon
+    const forced = process.env.ICON2_VARIANT;
+    if (forced) {
+        const v = variants.find((b) => b.variant === forced);
+        if (!v)
+            throw new Error(`ICON2_VARIANT=${forced}, but that addon is not built; built: ${variants.map((b) => b.variant).join(", ") || "none"}`);
+        return v;
+    }
     const cpu = variants.find((v) => v.gpu === false);
     if (gpu === false) {
         if (!cpu)
