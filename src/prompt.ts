@@ -1,5 +1,5 @@
 // Rendered chat text → tokens, with BOS exactly once.
-import {splitLeadingBos, type ChatTemplate} from "./chat.js";
+import {requireChatTemplate, splitLeadingBos, type ChatTemplate} from "./chat.js";
 import type {Model} from "./engine/index.js";
 
 /**
@@ -16,4 +16,11 @@ export function tokenizePrompt(model: Model, template: ChatTemplate, text: strin
     out[0] = bos;
     out.set(body, 1);
     return out;
+}
+
+/** The model's chat template, or the `--chat-template` override; a clear error when it has neither. */
+export function modelChatTemplate(model: Model, override: string | undefined): ChatTemplate {
+    const {bos, eos, chatTemplate, name, path} = model.info;
+    const tokens = {bosToken: bos === null ? "" : model.tokenText(bos), eosToken: eos === null ? "" : model.tokenText(eos)};
+    return requireChatTemplate(chatTemplate, override, name || path, tokens);
 }

@@ -1,6 +1,6 @@
 // Options and plumbing shared by the CLI commands. Commands only turn argv into stage options.
 import type {Argv} from "yargs";
-import {requireChatTemplate, type ChatTemplate} from "../chat.js";
+import {modelChatTemplate} from "../prompt.js";
 import {Model, type GpuChoice} from "../engine/index.js";
 import {resolveModelSource} from "../model-source.js";
 import {createProgress, progressModes, type ProgressMode, type ProgressReporter} from "../progress.js";
@@ -43,12 +43,8 @@ export async function openModel(args: ModelArgs, progress?: ProgressReporter): P
     return Model.load(file, {gpu: gpuChoice(args.gpu), gpuLayers: args.gpuLayers});
 }
 
-/** The model's chat template, or the --chat-template override; a clear error when it has none. */
-export function chatTemplateFor(model: Model, override: string | undefined): ChatTemplate {
-    const {bos, eos, chatTemplate, name, path} = model.info;
-    const tokens = {bosToken: bos === null ? "" : model.tokenText(bos), eosToken: eos === null ? "" : model.tokenText(eos)};
-    return requireChatTemplate(chatTemplate, override, name || path, tokens);
-}
+/** The model's chat template, or the --chat-template override (see prompt.ts). */
+export const chatTemplateFor = modelChatTemplate;
 
 export function reporter(args: {progress: ProgressMode}): ProgressReporter {
     return createProgress(args.progress);
