@@ -2,9 +2,15 @@
 import type {CommandModule} from "yargs";
 import {extractCommand} from "./extract.js";
 import {inspectCommand} from "./inspect.js";
+import {pairsCommand} from "./pairs.js";
+import {generateCommand} from "./generate.js";
+import {exportCommand} from "./export.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandModule<any, any>[] = [
     extractCommand,
     inspectCommand,
+    pairsCommand,
+    generateCommand,
+    exportCommand,
 ];
