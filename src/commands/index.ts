@@ -2,6 +2,7 @@
 import type {CommandModule} from "yargs";
 import {extractCommand} from "./extract.js";
 import {inspectCommand} from "./inspect.js";
+import {sweepCommand} from "./sweep.js";
 import {pairsCommand} from "./pairs.js";
 import {generateCommand} from "./generate.js";
 import {exportCommand} from "./export.js";
@@ -10,6 +11,7 @@ import {exportCommand} from "./export.js";
 export const commands: CommandModule<any, any>[] = [
     extractCommand,
     inspectCommand,
+    sweepCommand,
     pairsCommand,
     generateCommand,
     exportCommand,
