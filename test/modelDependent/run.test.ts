@@ -1,0 +1,109 @@
+// icon2 run end to end on stories260K: outputs, crash-resume (SIGKILL in each stage), refusals.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {beforeAll, describe, expect, it} from "vitest";
+import {readJsonlAll} from "../../src/jsonl.js";
+import {PairRecord} from "../../src/records.js";
+import {runCli, runCliUntil} from "../helpers/cli.js";
+import {fixtureExists, stories260K} from "../helpers/paths.js";
+
+const haveModel = fixtureExists(stories260K);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "icon2-run-"));
+const configFile = path.join(tmp, "icon2.json");
+// a story model never ends a user turn by itself: one-line instructions, and keep length-capped responses
+const config = {
+    chatTemplate: "plain", threads: 1,
+    extract: {stimuliCount: 24, sequences: 8},
+    synthesize: {count: 24, stopStrings: ["\n"], maxTokens: 40, sequences: 8},
+    score: {keep: "50%", validation: "20%", sequences: 8},
+    pairs: {maxTokens: 24, gammaChosen: 1, gammaRejected: -1, keepTruncated: true, sequences: 8},
+    export: {formats: ["trl", "alpaca"]}
+};
+const args = (out: string, extra: string[] = []) => ["run", "--model", stories260K, "--gpu", "cpu", "--config", configFile, "--out", out, "--progress", "none", ...extra];
+
+function outputs(dir: string): Record<string, Buffer> {
+    // instructions.jsonl and scored.jsonl carry creation timestamps; pairs and exports must match byte for byte
+    const files = ["pairs.jsonl", "export/trl/train.jsonl", "export/trl/validation.jsonl", "export/alpaca/train.jsonl", "export/trl/README.md"];
+    return Object.fromEntries(files.filter((f) => fs.existsSync(path.join(dir, f))).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+}
+
+function lines(file: string): number {
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim()).length : 0;
+}
+
+describe.skipIf(!haveModel)("icon2 run on stories260K", () => {
+    const reference = path.join(tmp, "reference");
+    let referenceOutputs: Record<string, Buffer>;
+
+    beforeAll(() => {
+        fs.writeFileSync(configFile, JSON.stringify(config));
+        const r = runCli(args(reference));
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(/stage\s+result\s+time/);
+        referenceOutputs = outputs(reference);
+    });
+
+    it("produces every output", async () => {
+        for (const f of ["run.json", "directions/general.gguf", "instructions.jsonl", "scored.jsonl", "pairs.jsonl", "export/trl/train.jsonl", "export/alpaca/dataset_info.json", "report.html"])
+            expect(fs.existsSync(path.join(reference, f)), f).toBe(true);
+        const manifest = JSON.parse(fs.readFileSync(path.join(reference, "run.json"), "utf8"));
+        for (const stage of ["extract", "synthesize", "score", "pairs", "export"])
+            expect(manifest.stages[stage].status, stage).toBe("complete");
+        const pairs = await readJsonlAll(path.join(reference, "pairs.jsonl"), {schema: PairRecord});
+        expect(pairs.length).toBeGreaterThan(0);
+        expect(pairs.filter((p) => p.chosen !== p.rejected).length).toBe(pairs.length);
+        expect(fs.readFileSync(path.join(reference, "report.html"), "utf8")).toMatch(/<svg[^]*<\/html>/);
+    });
+
+    it("a rerun of a finished run changes nothing", () => {
+        const r = runCli(args(reference));
+        expect(r.code).toBe(0);
+        expect(outputs(reference)).toEqual(referenceOutputs);
+    });
+
+    const killPoints: [string, (dir: string) => boolean][] = [
+        ["extract", (dir) => fs.existsSync(path.join(dir, "run.json"))],
+        ["synthesize", (dir) => lines(path.join(dir, "instructions.jsonl")) >= 3],
+        ["score", (dir) => fs.existsSync(path.join(dir, "scores.jsonl"))],
+        ["pairs", (dir) => lines(path.join(dir, "pairs.jsonl")) + lines(path.join(dir, "pairs.dropped.jsonl")) >= 1]
+    ];
+    for (const [stage, when] of killPoints) {
+        it(`resumes after SIGKILL in ${stage} to byte-identical outputs`, async () => {
+            const dir = path.join(tmp, `killed-${stage}`);
+            const {killed} = await runCliUntil(args(dir), () => when(dir), {pollMs: 5});
+            if (killed)
+                fs.rmSync(`${dir}.lock`, {recursive: true, force: true}); // a SIGKILLed process leaves its lock behind
+            const r = runCli(args(dir));
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            expect(outputs(dir)).toEqual(referenceOutputs);
+            const ids = (await readJsonlAll(path.join(dir, "pairs.jsonl"), {schema: PairRecord})).map((p) => p.id);
+            expect(new Set(ids).size).toBe(ids.length);
+        });
+    }
+
+    it("refuses a changed configuration, and says how to go on", () => {
+        const r = runCli(args(reference, ["--gamma-chosen", "0.5"]));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/stage "pairs" differs.*--force-restart pairs/);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    });
+
+    it("corrupt run.json and bad flags get one clear line", () => {
+        const dir = path.join(tmp, "corrupt");
+        fs.mkdirSync(dir, {recursive: true});
+        fs.writeFileSync(path.join(dir, "run.json"), "{\"stages\": ");
+        let r = runCli(args(dir));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/run\.json is corrupt/);
+        r = runCli(args(path.join(tmp, "x"), ["--gamma-chosen", "abc"]));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/--gamma-chosen must be a number/);
+        fs.writeFileSync(path.join(tmp, "bad.json"), JSON.stringify({pairs: {gammaChosen: "high"}}));
+        r = runCli(["run", "--model", stories260K, "--config", path.join(tmp, "bad.json"), "--out", path.join(tmp, "y")]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/bad\.json: pairs\.gammaChosen/);
+    });
+});
