@@ -96,6 +96,7 @@ export const synthesizeCommand: CommandModule<object, SynthesizeArgs> = {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         let task: ProgressTask | undefined;
+        let lastKept = 0;
         try {
             const template = chatTemplateFor(model, args.chatTemplate);
             const modelName = model.info.name || path.basename(model.info.path);
@@ -105,6 +106,7 @@ export const synthesizeCommand: CommandModule<object, SynthesizeArgs> = {
             const summary = await synthesizeInstructions(model, {
                 ...options, template, modelName, signal: controller.signal,
                 onProgress: ({kept, attempts, target, tokens}) => {
+                    lastKept = kept;
                     if (task === undefined) {
                         // The first report comes before any generation: the bar counts what this run adds.
                         firstKept = kept;
@@ -132,7 +134,7 @@ export const synthesizeCommand: CommandModule<object, SynthesizeArgs> = {
             if (!(error instanceof AbortError))
                 throw error;
             task?.finish();
-            progress.log(`interrupted: what was finished is in ${options.out}; rerun the same command to continue`);
+            progress.log(`interrupted: ${lastKept} instructions are in ${options.out}; rerun the same command to continue`);
             process.exitCode = 130;
         } finally {
             process.removeListener("SIGINT", onSignal);
