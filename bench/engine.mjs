@@ -23,8 +23,9 @@
 //
 //   node bench/engine.mjs [--reps 2] [--sequences 1,8,16] [--no-llama]
 //
-// Each steering configuration is measured `reps` times, alternating off/on so that drift of the
-// shared machine hits both; the best rep of each is reported (the least disturbed one).
+// At each batch size, steering off, steering on and llama-batched-bench (one process per run) are
+// measured `reps` times in a rotating order, so that drift of the shared machine hits all three;
+// the best rep of each is reported (the least disturbed one). --no-llama skips the tool.
 import {ensureBenchModel} from "./make-bench-model.mjs";
 import {benchThreads, fmt, importDist, intArg, llamaTool, mulberry32, now, parseArgs, printTable, ratio, runCommand} from "./lib.mjs";
 
@@ -89,7 +90,33 @@ async function generateOnce(engine, n, steered) {
     };
 }
 
-// ---- 1 and 2: generation --------------------------------------------------------------------
+// ---- 1 and 2: generation, with llama-batched-bench interleaved ------------------------------
+// For each batch size, every rep measures steering off, steering on and llama-batched-bench (in a
+// rotating order), so the three numbers of one row are taken within a minute of each other.
+let tool = null, referenceNote = "";
+if (!args["no-llama"]) {
+    try {
+        tool = await llamaTool("llama-batched-bench");
+    } catch (err) {
+        referenceNote = `llama-batched-bench unavailable (${err.message}); the "off" column of table 1 is llama.cpp's decode through the addon with no callback stop, the fallback baseline.`;
+    }
+} else {
+    referenceNote = "--no-llama: llama-batched-bench skipped; the \"off\" column of table 1 is llama.cpp's decode through the addon with no callback stop.";
+}
+
+/** One llama-batched-bench run at n sequences → its JSONL row ({speed_pp, speed_tg, …}). */
+async function batchedBench(n) {
+    const cli = ["-m", modelPath, "-npp", String(PP), "-ntg", String(TG), "-npl", String(n), "-kvu",
+        "-t", String(benchThreads), "-tb", String(benchThreads), "-c", String(CTX), "--output-format", "jsonl"];
+    const run = await runCommand(tool, cli, {timeoutS: 900});
+    if (run.code !== 0)
+        throw new Error(`llama-batched-bench ${cli.join(" ")} exited with ${run.timedOut ? "a timeout" : run.code}: ${run.stderr.slice(-500)}`);
+    const line = run.stdout.split("\n").find((l) => l.trim().startsWith("{") && l.includes("\"speed_tg\""));
+    if (!line)
+        throw new Error("no result row in llama-batched-bench's output");
+    return JSON.parse(line);
+}
+
 const gen = new Map();
 let earlyTotal = 0;
 for (const n of seqCounts) {
@@ -97,16 +124,29 @@ for (const n of seqCounts) {
     try {
         // warm-up (llama-batched-bench warms up too): first decodes allocate the compute buffers
         await engine.generate([{prompt: prompts[0].subarray(0, 16), sampling: {maxTokens: 2}}]);
-        const best = {off: null, on: null};
+        const best = {off: null, on: null, llama: null};
+        const kinds = tool ? ["off", "on", "llama"] : ["off", "on"];
         for (let r = 0; r < reps; r++) {
-            // alternate the order so a slow spell of the machine does not always hit the same side
-            for (const steered of r % 2 === 0 ? [false, true] : [true, false]) {
-                const m = await generateOnce(engine, n, steered);
+            // rotate the order so a slow spell of the machine does not always hit the same side
+            for (let k = 0; k < kinds.length; k++) {
+                const kind = kinds[(k + r) % kinds.length];
+                if (kind === "llama") {
+                    try {
+                        const row = await batchedBench(n);
+                        if (!best.llama || row.speed_tg > best.llama.sTG)
+                            best.llama = {sTG: row.speed_tg, sPP: row.speed_pp};
+                        console.error(`  ${n} seq, llama-batched-bench: S_TG ${row.speed_tg.toFixed(1)} t/s, S_PP ${row.speed_pp.toFixed(1)} t/s`);
+                    } catch (err) {
+                        tool = null;
+                        referenceNote = `llama-batched-bench failed (${err.message}); the "off" column of table 1 is llama.cpp's decode through the addon with no callback stop, the fallback baseline.`;
+                    }
+                    continue;
+                }
+                const m = await generateOnce(engine, n, kind === "on");
                 earlyTotal += m.early;
-                const key = steered ? "on" : "off";
-                if (!best[key] || m.sTG > best[key].sTG)
-                    best[key] = m;
-                console.error(`  ${n} seq, steering ${key}: S_TG ${m.sTG.toFixed(1)} t/s, S_PP ${m.sPP.toFixed(1)} t/s`);
+                if (!best[kind] || m.sTG > best[kind].sTG)
+                    best[kind] = m;
+                console.error(`  ${n} seq, steering ${kind}: S_TG ${m.sTG.toFixed(1)} t/s, S_PP ${m.sPP.toFixed(1)} t/s`);
             }
         }
         gen.set(n, best);
@@ -125,44 +165,12 @@ console.log("\nGoal: on/off ≥ 0.90. (Prompt tokens are unsteered by default ex
 if (earlyTotal > 0)
     console.log(`Note: ${earlyTotal} sequence run(s) ended before ${TG + 1} tokens (EOS); rates count the tokens actually generated.`);
 
-// ---- 2: llama-batched-bench ------------------------------------------------------------------
-let reference = null;
-let referenceNote = "";
-if (!args["no-llama"]) {
-    try {
-        const tool = await llamaTool("llama-batched-bench");
-        const cli = ["-m", modelPath, "-npp", String(PP), "-ntg", String(TG), "-npl", seqCounts.join(","), "-kvu",
-            "-t", String(benchThreads), "-tb", String(benchThreads), "-c", String(CTX), "--output-format", "jsonl"];
-        console.error(`  running ${tool} ${cli.join(" ")}`);
-        const run = await runCommand(tool, cli, {timeoutS: 900});
-        if (run.code !== 0)
-            throw new Error(`llama-batched-bench exited with ${run.timedOut ? "a timeout" : run.code}: ${run.stderr.slice(-500)}`);
-        // one JSON object per (pp, tg, pl) line; the log goes to stderr and the results too in some versions
-        reference = new Map();
-        for (const line of (run.stdout + "\n" + run.stderr).split("\n")) {
-            const s = line.trim();
-            if (!s.startsWith("{") || !s.includes("\"speed_tg\""))
-                continue;
-            const row = JSON.parse(s);
-            reference.set(row.pl, row);
-        }
-        if (reference.size === 0)
-            throw new Error("no result rows in llama-batched-bench's output");
-    } catch (err) {
-        reference = null;
-        referenceNote = `llama-batched-bench unavailable (${err.message}); the "off" column of table 1 is llama.cpp's decode through the addon with no callback stop, the fallback baseline.`;
-    }
-} else {
-    referenceNote = "--no-llama: llama-batched-bench skipped; the \"off\" column of table 1 is llama.cpp's decode through the addon with no callback stop.";
-}
-
-console.log(`\n## 2. Our batched decode vs llama.cpp's llama-batched-bench (-npp ${PP} -ntg ${TG} -kvu -c ${CTX} -t ${benchThreads})\n`);
-if (reference) {
+console.log(`\n## 2. Our batched decode vs llama.cpp's llama-batched-bench (-npp ${PP} -ntg ${TG} -kvu -c ${CTX} -t ${benchThreads}; best of ${reps})\n`);
+if (tool && seqCounts.every((n) => gen.get(n).llama)) {
     printTable(["sequences", "llama.cpp S_TG t/s", "icon2 off S_TG t/s", "off/llama.cpp", "icon2 on S_TG t/s", "on/llama.cpp", "llama.cpp S_PP t/s", "icon2 S_PP t/s"],
         seqCounts.map((n) => {
-            const ref = reference.get(n);
-            const {off, on} = gen.get(n);
-            return [n, fmt(ref?.speed_tg), fmt(off.sTG), fmt(ratio(off.sTG, ref?.speed_tg), 3), fmt(on.sTG), fmt(ratio(on.sTG, ref?.speed_tg), 3), fmt(ref?.speed_pp), fmt(off.sPP)];
+            const {off, on, llama} = gen.get(n);
+            return [n, fmt(llama.sTG), fmt(off.sTG), fmt(ratio(off.sTG, llama.sTG), 3), fmt(on.sTG), fmt(ratio(on.sTG, llama.sTG), 3), fmt(llama.sPP), fmt(off.sPP)];
         }));
     console.log("\nGoal: icon2/llama.cpp ≥ 0.90 at each batch size. llama.cpp here is a static GGML_NATIVE build of the pinned source;");
     console.log("icon2 runs node-llama-cpp's prebuilt CPU libraries (the variant ggml picks for this CPU), samples greedily and returns to JS after every decode.");
