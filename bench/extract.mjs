@@ -5,8 +5,10 @@
 //   - icon2 (model load + extractDirections; 16 sequences per decode, each criterion side's system
 //     prompt decoded once and its KV cache copied to the sequences), with prefix reuse on and off
 //     — the directions must be the same either way (max |cos − 1| over criteria × blocks is printed);
-//   - llama.cpp's own llama-cvector-generator (built once from the pinned source) on the same
-//     rendered prompt pairs: per criterion, a positive and a negative file with one prompt per line
+//   - llama.cpp's own llama-cvector-generator, in two builds: compiled against the addon's own
+//     node-llama-cpp prebuilt libraries (like for like: same kernels as icon2) and a GGML_NATIVE
+//     build of the pinned source (~2× faster batched matmuls than the prebuilt CPU variant on the
+//     reference machine, which has nothing to do with icon2), on the same rendered prompt pairs: per criterion, a positive and a negative file with one prompt per line
 //     (it reads them with std::getline and string_process_escapes, so backslashes and newlines are
 //     written as \\ and \n), --method mean, same threads, -c 4096 (its default would be the model's
 //     32k training context: a larger KV cache for nothing). One run per criterion, because the tool
@@ -25,7 +27,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {ensureBenchModel} from "./make-bench-model.mjs";
-import {benchThreads, fmt, importDist, intArg, llamaTool, now, parseArgs, printTable, ratio, runCommand} from "./lib.mjs";
+import {benchThreads, fmt, importDist, intArg, llamaTool, loadedCpuVariant, now, parseArgs, prebuiltTool, printTable, ratio, runCommand} from "./lib.mjs";
 
 const args = parseArgs();
 const nStimuli = intArg(args, "stimuli", 256);
@@ -41,6 +43,7 @@ const {loadStimuli, sampleStimuli} = await importDist("stimuli.js");
 const {builtinCriteria} = await importDist("criteria.js");
 
 const modelPath = await ensureBenchModel();
+const startLoad = os.loadavg()[0];
 console.log(`# extract benchmark — ${modelPath}`);
 console.log(`CPU, ${benchThreads} threads (this machine: 2 shared cores), --method mean, all ${builtinCriteria.length} criteria. Absolute times are noisy on a shared machine; compare the ratios.\n`);
 
@@ -88,7 +91,7 @@ function maxCosDeviation(a, b) {
 /** cvector-generator's prompt-file line: it unescapes \n, \r, \\ (and a few more) after reading a line. */
 const escapeLine = (s) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r");
 
-async function cvectorExtract(tool, n) {
+async function cvectorExtract({binary: tool, cwd}, n) {
     // the prompts, and the token total the tool should report, from the same template and tokenizer as icon2's
     const model = await Model.load(modelPath, {gpu: false});
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "icon2-bench-cvector-"));
@@ -114,7 +117,7 @@ async function cvectorExtract(tool, n) {
         const mismatches = [];
         for (const job of jobs) {
             const run = await runCommand(tool, ["-m", modelPath, "--positive-file", job.positiveFile, "--negative-file", job.negativeFile,
-                "--method", "mean", "-t", String(benchThreads), "-tb", String(benchThreads), "-c", "4096", "-o", job.out], {timeoutS: 3600});
+                "--method", "mean", "-t", String(benchThreads), "-tb", String(benchThreads), "-c", "4096", "-o", job.out], {cwd, timeoutS: 3600});
             if (run.code !== 0 || !fs.existsSync(job.out))
                 throw new Error(`llama-cvector-generator failed on ${job.criterion} (${run.timedOut ? "timeout" : `exit ${run.code}`}): ${(run.stderr || run.stdout).slice(-400)}`);
             const m = /n_total_tokens:\s*(\d+)/.exec(run.stdout + run.stderr);
@@ -141,16 +144,28 @@ for (let c = 0; c < onCompare.sets.length; c++) {
     onCompare.sets[c].scales.forEach((s, il) => (scaleDiff = Math.max(scaleDiff, Math.abs(s - offCompare.sets[c].scales[il]) / s)));
 }
 
-let cvector = null, cvectorNote = "";
+// Two builds of the tool, like bench/engine.mjs: against the addon's own prebuilt libraries (like for
+// like) and a GGML_NATIVE build of the pinned source (what llama.cpp reaches compiled for this CPU).
+const cvectors = [];
+const notes = [];
 if (!args["no-llama"]) {
-    try {
-        const tool = await llamaTool("llama-cvector-generator");
-        cvector = await cvectorExtract(tool, nCompare);
-    } catch (err) {
-        cvectorNote = `llama-cvector-generator unavailable: ${err.message}`;
+    const probe = await Model.load(modelPath, {gpu: false});
+    const cpuVariant = loadedCpuVariant();
+    await probe.dispose();
+    const builds = [
+        ["llama-cvector-generator, same prebuilt libs", () => prebuiltTool("cvector-generator", {cpuVariant})],
+        ["llama-cvector-generator, GGML_NATIVE build", async () => ({binary: await llamaTool("llama-cvector-generator"), cwd: undefined})]
+    ];
+    for (const [label, make] of builds) {
+        try {
+            const run = await cvectorExtract(await make(), nCompare);
+            cvectors.push({label, ...run});
+        } catch (err) {
+            notes.push(`${label} unavailable: ${err.message}`);
+        }
     }
 } else {
-    cvectorNote = "--no-llama: llama-cvector-generator skipped";
+    notes.push("--no-llama: llama-cvector-generator skipped");
 }
 const headline = nStimuli !== nCompare ? await icon2Extract(nStimuli, true) : onCompare;
 
@@ -159,22 +174,25 @@ const pairs = nCompare * builtinCriteria.length;
 console.log(`## Extraction wall time, 4 criteria × ${nCompare} stimuli (${pairs} prompt pairs), --method mean\n`);
 if (nCompare !== nStimuli)
     console.log(`(compared at ${nCompare} stimuli, not ${nStimuli}: llama-cvector-generator decodes every prompt alone and would take many minutes here at ${nStimuli}; both sides use the same ${nCompare}. --compare N changes it.)\n`);
+const speedups = (t) => cvectors.map((c) => fmt(ratio(c.total, t), 2));
 const rows = [
-    [`icon2, prefix reuse on (${SEQUENCES} seq)`, fmt(onCompare.total), fmt(onCompare.load), fmt(onCompare.extract), fmt(pairs / onCompare.total, 2), cvector ? fmt(ratio(cvector.total, onCompare.total), 2) : "–"],
-    [`icon2, prefix reuse off (${SEQUENCES} seq)`, fmt(offCompare.total), fmt(offCompare.load), fmt(offCompare.extract), fmt(pairs / offCompare.total, 2), cvector ? fmt(ratio(cvector.total, offCompare.total), 2) : "–"]
+    [`icon2, prefix reuse on (${SEQUENCES} seq)`, fmt(onCompare.total), fmt(onCompare.load), fmt(onCompare.extract), fmt(pairs / onCompare.total, 2), ...speedups(onCompare.total)],
+    [`icon2, prefix reuse off (${SEQUENCES} seq)`, fmt(offCompare.total), fmt(offCompare.load), fmt(offCompare.extract), fmt(pairs / offCompare.total, 2), ...speedups(offCompare.total)]
 ];
-if (cvector)
-    rows.push(["llama-cvector-generator (4 runs)", fmt(cvector.total), "in total", "", fmt(pairs / cvector.total, 2), "1.00"]);
-printTable(["", "wall s", "load s", "extract s", "pairs/s", "× faster than cvector-generator"], rows);
+for (const c of cvectors)
+    rows.push([`${c.label} (4 runs)`, fmt(c.total), "incl.", "", fmt(pairs / c.total, 2), ...speedups(c.total)]);
+printTable(["", "wall s", "load s", "extract s", "pairs/s", ...cvectors.map((c) => `× vs ${c.label.replace("llama-cvector-generator, ", "")}`)], rows);
 console.log("");
-if (cvector) {
-    console.log(`icon2 (prefix reuse on) / llama-cvector-generator speed-up: ${fmt(ratio(cvector.total, onCompare.total), 2)}× (goal ≥ 2×)`);
-    console.log(cvector.mismatches.length === 0
-        ? `same prompts on both sides: llama-cvector-generator reported the ${cvector.tokens} tokens we expected (pairs padded to the longer prompt)`
-        : `WARNING: token totals differ (${cvector.mismatches.join("; ")}): the prompt files may not round-trip`);
-} else {
-    console.log(cvectorNote);
+for (const c of cvectors) {
+    console.log(`icon2 (prefix reuse on) speed-up over ${c.label}: ${fmt(ratio(c.total, onCompare.total), 2)}× (goal ≥ 2×)`);
+    if (c.mismatches.length > 0)
+        console.log(`WARNING: token totals differ (${c.mismatches.join("; ")}): the prompt files may not round-trip`);
 }
+if (cvectors.length > 0 && cvectors.every((c) => c.mismatches.length === 0))
+    console.log(`same prompts on both sides: llama-cvector-generator reported the ${cvectors[0].tokens} tokens we expected (pairs padded to the longer prompt)`);
+for (const note of notes)
+    console.log(note);
 console.log(`prefix reuse on vs off: max |cos − 1| over ${builtinCriteria.length} criteria × ${onCompare.sets[0].directions.length} blocks = ${deviation.toExponential(2)}, max relative scale difference ${scaleDiff.toExponential(2)} (goal: identical up to float rounding)`);
 if (headline !== onCompare)
     console.log(`\nicon2 at ${nStimuli} stimuli (prefix reuse on): ${fmt(headline.total)} s wall (${fmt(headline.load)} s load + ${fmt(headline.extract)} s extract), ${fmt((nStimuli * builtinCriteria.length) / headline.total, 2)} pairs/s`);
+console.log(`\nload average (1 min) at the end: ${os.loadavg()[0].toFixed(2)} on ${os.availableParallelism()} CPUs; at the start: ${startLoad.toFixed(2)}`);

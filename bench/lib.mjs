@@ -174,3 +174,79 @@ export async function llamaTool(target, {log = (line) => console.error(line), ti
     log(`built ${target} in ${(now() - started).toFixed(0)} s`);
     return binary;
 }
+
+/**
+ * The CPU build the addon runs: build/<platform>-<arch>/icon2-build.json as written by
+ * scripts/build-addon.mjs (`source: "prebuilt"` with `bins`, node-llama-cpp's prebuilt libraries,
+ * or `source: "source"`); null when the addon has no CPU build.
+ */
+export function addonCpuBuild() {
+    const file = path.join(projectRoot, "build", `${process.platform}-${process.arch}`, "icon2-build.json");
+    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : null;
+}
+
+/**
+ * The ggml CPU variant library this process has loaded (e.g. libggml-cpu-zen4.so), read from
+ * /proc/self/maps after a model was loaded; null when none is mapped or not on Linux.
+ */
+export function loadedCpuVariant() {
+    try {
+        return /\/(libggml-cpu-[\w.-]+\.so)\s*$/m.exec(fs.readFileSync("/proc/self/maps", "utf8"))?.[1] ?? null;
+    } catch {
+        return null;
+    }
+}
+
+/**
+ * A llama.cpp tool compiled against the very libraries the addon links (node-llama-cpp's prebuilt
+ * llama/ggml/common shared libraries, headers from the pinned source): the like-for-like baseline,
+ * since a local GGML_NATIVE build of llama.cpp can be much faster or slower than the prebuilt CPU
+ * variants for reasons that have nothing to do with icon2. One or two source files, about a second
+ * to compile; cached in ~/.cache/icon2/bench/prebuilt. `tool`: "batched-bench" or
+ * "cvector-generator"; the latter calls CPU-backend functions directly, so it also links `cpuVariant`
+ * (the variant ggml picked in this process, see loadedCpuVariant). Returns {binary, cwd}: run it
+ * with `cwd` = the prebuilt folder, where ggml looks for its CPU variants. Linux only (the prebuilt
+ * .so names); throws elsewhere or when compiling fails.
+ */
+export async function prebuiltTool(tool, {cpuVariant = null, log = (line) => console.error(line)} = {}) {
+    const build = addonCpuBuild();
+    if (!build || build.source !== "prebuilt" || !build.bins)
+        throw new Error("the addon's CPU build does not use node-llama-cpp's prebuilt libraries");
+    if (process.platform !== "linux")
+        throw new Error(`linking the prebuilt libraries is only scripted for Linux, not ${process.platform}`);
+    const bins = build.bins;
+    const files = fs.readdirSync(bins);
+    const pick = (re) => files.find((f) => re.test(f));
+    const libs = [pick(/^libllama-common.*\.so$/), pick(/^libllama(\.v[\d.]+)?\.so$/), pick(/^libggml(\.v[\d.]+)?\.so$/), pick(/^libggml-base.*\.so$/)];
+    if (tool === "cvector-generator") {
+        if (!cpuVariant || !files.includes(cpuVariant))
+            throw new Error(`cvector-generator needs the CPU variant library the addon uses; got ${cpuVariant}`);
+        libs.push(cpuVariant);
+    }
+    if (libs.some((l) => !l))
+        throw new Error(`missing llama/ggml/common libraries in ${bins}`);
+    const outDir = path.join(benchCacheDir(), "prebuilt");
+    const binary = path.join(outDir, `llama-${tool}`);
+    const stamp = path.join(outDir, `.icon2-${tool}`);
+    const key = `${llamaCppTag()} ${bins} ${libs.join(" ")}`;
+    if (fs.existsSync(binary) && fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8").trim() === key)
+        return {binary, cwd: bins};
+    const src = llamaSourceDir();
+    fs.mkdirSync(outDir, {recursive: true});
+    log(`compiling llama-${tool} against node-llama-cpp's prebuilt libraries in ${bins}`);
+    const dir = path.join(src, "tools", tool);
+    const sources = tool === "batched-bench" ? ["main.cpp", "batched-bench.cpp"] : ["cvector-generator.cpp"];
+    const cxx = process.env.CXX || "c++";
+    const run = await runCommand(cxx, ["-O2", "-std=c++17", "-o", binary, ...sources.map((f) => path.join(dir, f)),
+        `-I${dir}`, `-I${path.join(src, "common")}`, `-I${path.join(src, "include")}`, `-I${path.join(src, "ggml", "include")}`, `-I${path.join(src, "vendor")}`,
+        `-L${bins}`, ...libs.map((l) => `-l:${l}`), `-Wl,-rpath,${bins}`, "-lpthread"], {timeoutS: 300});
+    if (run.code !== 0)
+        throw new Error(`compiling llama-${tool} against the prebuilt libraries failed: ${run.stderr.slice(-600)}`);
+    fs.writeFileSync(stamp, key + "\n");
+    return {binary, cwd: bins};
+}
+
+/** llama-batched-bench against the addon's prebuilt libraries (see prebuiltTool). */
+export function prebuiltBatchedBench(options) {
+    return prebuiltTool("batched-bench", options);
+}
