@@ -6,7 +6,7 @@ export default defineConfig({
         // Native decoding on 2 cores: one worker per file keeps the tiny models fast (threads: 1 each).
         pool: "forks",
         maxWorkers: 2,
-        testTimeout: 120_000,
+        testTimeout: 300_000,
         hookTimeout: 600_000,
         globalSetup: ["test/helpers/global-setup.ts"]
     }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ggml-cpu.h"
 #include "model.h"
 
 namespace icon2 {
@@ -68,6 +69,7 @@ AddonContext::AddonContext(const Napi::CallbackInfo & info) : Napi::ObjectWrap<A
         throw Napi::Error::New(env, "llama.cpp could not create a context (contextSize " + std::to_string(params.n_ctx) + ", " + std::to_string(n_seq_max) + " sequences)" + (why.empty() ? "" : ": " + why));
     }
     n_ctx = (int32_t) llama_n_ctx(ctx);
+    attach_threadpool(params.n_threads);
     batch = llama_batch_init(n_batch, 0, 1);
     steering.resize(n_seq_max);
     samplers.assign(n_seq_max, nullptr);
@@ -83,6 +85,29 @@ AddonContext::~AddonContext() {
     release();
 }
 
+// Without a pool of its own, ggml starts and joins threads for every graph compute, and each layer
+// the callback watches splits the graph: a steered single-sequence decode then spends most of its
+// time creating threads. llama.cpp's own tools attach a persistent pool the same way.
+void AddonContext::attach_threadpool(int32_t n_threads) {
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (cpu == nullptr) {
+        return;
+    }
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(cpu);
+    auto * new_fn = (decltype(ggml_threadpool_new) *) ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new");
+    auto * free_fn = (decltype(ggml_threadpool_free) *) ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free");
+    if (new_fn == nullptr || free_fn == nullptr) {
+        return;
+    }
+    ggml_threadpool_params tpp = ggml_threadpool_params_default(n_threads);
+    threadpool = new_fn(&tpp);
+    if (threadpool == nullptr) {
+        return;
+    }
+    threadpool_free = free_fn;
+    llama_attach_threadpool(ctx, threadpool, nullptr);
+}
+
 void AddonContext::release() {
     unregister_live(this);
     for (auto *& s : samplers) {
@@ -95,6 +120,10 @@ void AddonContext::release() {
         llama_batch_free(batch);
         llama_free(ctx);
         ctx = nullptr;
+        if (threadpool != nullptr) {
+            threadpool_free(threadpool);
+            threadpool = nullptr;
+        }
         owner->contexts--;
     }
 }

@@ -42,10 +42,13 @@ class AddonContext : public Napi::ObjectWrap<AddonContext> {
     ~AddonContext() override;
 
     void release();
+    void attach_threadpool(int32_t n_threads);
     int decode_prepared(std::string & error);  // runs on a worker thread
 
     AddonModel * owner = nullptr;
     llama_context * ctx = nullptr;
+    ggml_threadpool_t threadpool = nullptr;
+    void (*threadpool_free)(ggml_threadpool_t) = nullptr;
     llama_batch batch{};
     int32_t n_batch = 0;
     int32_t n_seq_max = 0;

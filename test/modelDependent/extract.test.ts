@@ -18,7 +18,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "icon2-extract-"));
 
 describe.skipIf(!haveStories)("icon2 extract on stories260K", () => {
     const out = path.join(tmp, "stories");
-    const common = ["--model", stories260K, "--chat-template", "plain", "--threads", "1", "--gpu", "cpu", "--progress", "none"];
+    const common = ["--model", stories260K, "--chat-template", "plain", "--threads", "1", "--gpu", "cpu", "--stimuli-count", "96", "--progress", "none"];
 
     beforeAll(() => {
         const r = runCli(["extract", ...common, "--out", out]);
@@ -31,7 +31,7 @@ describe.skipIf(!haveStories)("icon2 extract on stories260K", () => {
         expect([...sets.keys()].sort()).toEqual(["general", "harmlessness", "helpfulness", "honesty"]);
         for (const [name, set] of sets) {
             expect(set.model).toMatchObject({architecture: "llama", nLayer: 5, nEmbd: 64});
-            expect(set.stimuliCount).toBe(300);
+            expect(set.stimuliCount).toBe(96);
             expect(set.positive).toBe(builtinCriteria.find((c) => c.name === name)!.positive);
             checkFitsModel(set, {architecture: "llama", nEmbd: 64, nLayer: 5}, name);
             for (const u of set.directions)
