@@ -14,6 +14,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {fileURLToPath, pathToFileURL} from "node:url";
+import {mulberry32} from "./lib.mjs";
 import {llamaSourceDir, projectRoot} from "../scripts/llama-source.mjs";
 
 /** Bump when the recipe changes; a cached file with another value is rebuilt. */
@@ -34,18 +35,6 @@ async function loadWriter() {
     if (!fs.existsSync(compiled))
         throw new Error(`${compiled} is missing; run \`npm run build:ts\` first (the bench model uses the compiled GGUF writer)`);
     return import(pathToFileURL(compiled).href);
-}
-
-/** mulberry32 uniform [0, 1). */
-function mulberry32(seed) {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
 }
 
 /** Uniform noise with standard deviation `sigma`, in reused chunks of up to 1 Mi values. */

@@ -13,57 +13,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {fileURLToPath, pathToFileURL} from "node:url";
-
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-async function importDist(relative) {
-    const file = path.join(projectRoot, "dist", relative);
-    if (!fs.existsSync(file))
-        throw new Error(`${file} is missing; run \`npm run build:ts\` first`);
-    return import(pathToFileURL(file).href);
-}
-
-/** `--name value` / `--name=value` → {name: value} */
-function parseArgs(argv) {
-    const args = {};
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i];
-        if (!a.startsWith("--"))
-            throw new Error(`unexpected argument ${a}`);
-        const eq = a.indexOf("=");
-        if (eq > 0)
-            args[a.slice(2, eq)] = a.slice(eq + 1);
-        else if (i + 1 < argv.length && !argv[i + 1].startsWith("--"))
-            args[a.slice(2)] = argv[++i];
-        else
-            throw new Error(`--${a.slice(2)} needs a value`);
-    }
-    return args;
-}
-
-function positive(args, name, fallback) {
-    const value = args[name] ?? fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-        throw new Error(`--${name} must be a positive integer, got ${value}`);
-    return n;
-}
-
-function printTable(header, rows) {
-    const cells = [header, ...rows].map((r) => r.map(String));
-    const widths = header.map((_, k) => Math.max(...cells.map((r) => r[k].length)));
-    const line = (r) => "| " + r.map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k]))).join(" | ") + " |";
-    console.log(line(cells[0]));
-    console.log("|" + widths.map((w, k) => "-".repeat(w + 1) + (k === 0 ? "-" : ":")).join("|") + "|");
-    for (const r of cells.slice(1))
-        console.log(line(r));
-}
+import {benchThreads, importDist, intArg, parseArgs, printTable} from "./lib.mjs";
 
 const args = parseArgs(process.argv.slice(2));
-const count = positive(args, "count", 16);
-const maxTokens = positive(args, "max-tokens", 32);
-const threads = positive(args, "threads", process.env.ICON2_BENCH_THREADS || 2);
+const count = intArg(args, "count", 16);
+const maxTokens = intArg(args, "max-tokens", 32);
+const threads = intArg(args, "threads", benchThreads);
 const seed = Number(args.seed ?? 0);
 const sequenceList = String(args.sequences ?? "1,8,16").split(",").map((s) => {
     const n = Number(s);
@@ -75,7 +30,7 @@ if (sequenceList[0] !== 1)
     sequenceList.unshift(1); // the baseline every ratio is taken against
 
 const {Model} = await importDist("engine/index.js");
-const {chatTemplateFor} = await importDist("commands/common.js");
+const {modelChatTemplate} = await importDist("prompt.js");
 const {synthesizeInstructions} = await importDist("synthesize.js");
 
 let modelFile = args.model;
@@ -86,7 +41,7 @@ if (modelFile === undefined) {
 const model = await Model.load(modelFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "icon2-bench-synthesize-"));
 try {
-    const template = chatTemplateFor(model, args["chat-template"]);
+    const template = modelChatTemplate(model, args["chat-template"]);
     const base = {template, seed, modelName: model.info.name, maxTokens, stopStrings: ["\n", "."], threads, maxAttempts: count * 16};
     console.error(`model ${modelFile} (${model.info.nLayer} blocks, n_embd ${model.info.nEmbd}); ${count} instructions, max ${maxTokens} tokens, ${threads} threads`);
     // Warm-up: pages the mmapped weights in so the first measured row does not pay for it.

@@ -57,3 +57,34 @@ export function finiteNumber(value: unknown, flag: string): number {
         throw new Error(`${flag} must be a number, got ${JSON.stringify(value)}`);
     return n;
 }
+
+/** Parses a positive whole-number flag with a message naming the flag. */
+export function positiveInteger(value: unknown, flag: string): number {
+    const n = finiteNumber(value, flag);
+    if (!Number.isSafeInteger(n) || n < 1)
+        throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+}
+
+/**
+ * SIGINT/SIGTERM abort the returned signal once (stages then finish the running step and save);
+ * `dispose` removes the handlers again.
+ */
+export function interruptSignal(onInterrupt?: (signal: NodeJS.Signals) => void): {signal: AbortSignal; dispose(): void} {
+    const controller = new AbortController();
+    const handler = (signal: NodeJS.Signals) => {
+        if (controller.signal.aborted)
+            return;
+        onInterrupt?.(signal);
+        controller.abort();
+    };
+    process.on("SIGINT", handler);
+    process.on("SIGTERM", handler);
+    return {
+        signal: controller.signal,
+        dispose() {
+            process.off("SIGINT", handler);
+            process.off("SIGTERM", handler);
+        }
+    };
+}

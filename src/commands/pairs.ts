@@ -8,7 +8,7 @@ import {readJsonlAll} from "../jsonl.js";
 import {droppedFile, makePairs} from "../pairs.js";
 import {parseLayerRange} from "../recommend.js";
 import {ScoredRecord} from "../records.js";
-import {chatTemplateFor, finiteNumber, openModel, reporter, withCommonOptions, withModelOptions, type CommonArgs, type ModelArgs} from "./common.js";
+import {chatTemplateFor, finiteNumber, interruptSignal, openModel, positiveInteger, reporter, type CommonArgs, type ModelArgs, withCommonOptions, withModelOptions} from "./common.js";
 
 interface PairsArgs extends ModelArgs, CommonArgs {
     directions: string;
@@ -25,14 +25,6 @@ interface PairsArgs extends ModelArgs, CommonArgs {
     keepSimilar: boolean;
     keepTruncated: boolean;
     sequences: string;
-}
-
-/** A positive whole number flag, with a message naming the flag. */
-function positiveInteger(value: unknown, flag: string): number {
-    const n = finiteNumber(value, flag);
-    if (!Number.isInteger(n) || n < 1)
-        throw new Error(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`);
-    return n;
 }
 
 export const pairsCommand: CommandModule = {
@@ -70,10 +62,7 @@ export const pairsCommand: CommandModule = {
 
         const progress = reporter(args);
         const model = await openModel(args, progress);
-        const controller = new AbortController();
-        const onSignal = () => controller.abort();
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
+        const interrupt = interruptSignal();
         try {
             // makePairs checks this too; here the message can name the file
             for (const [criterion, set] of directions) {
@@ -87,7 +76,7 @@ export const pairsCommand: CommandModule = {
             const summary = await makePairs(model, records, {
                 directions, template, out: args.out, seed, gammaChosen, gammaRejected, layers, criterion: args.criterion,
                 steerPrompt: args.steerPrompt, temperature, topP, maxTokens, keepSimilar: args.keepSimilar,
-                keepTruncated: args.keepTruncated, sequences, threads: args.threads, signal: controller.signal,
+                keepTruncated: args.keepTruncated, sequences, threads: args.threads, signal: interrupt.signal,
                 onProgress: (p) => {
                     // The bar counts this run's pairs only, so its rate and ETA are not inflated by resumed ones.
                     if (task === undefined) {
@@ -110,8 +99,7 @@ export const pairsCommand: CommandModule = {
                 throw Object.assign(new Error(`interrupted; finished pairs are saved in ${args.out} — rerun the same command to resume`), {exitCode: 130});
             throw err;
         } finally {
-            process.off("SIGINT", onSignal);
-            process.off("SIGTERM", onSignal);
+            interrupt.dispose();
             await model.dispose();
         }
     }

@@ -8,7 +8,7 @@ import {createProgress, progressModes, type ProgressMode, type ProgressTask} fro
 import {PairRecord, ScoredRecord} from "../records.js";
 import {renderReport} from "../report.js";
 import {llamaCppVersion} from "../version.js";
-import {finiteNumber, openModel, withModelOptions} from "./common.js";
+import {finiteNumber, interruptSignal, openModel, withModelOptions} from "./common.js";
 
 interface RunArgs {
     model: string; gpu: string; gpuLayers?: number; threads?: number; chatTemplate?: string;
@@ -52,21 +52,12 @@ export const runCommand: CommandModule = {
         };
         const config = mergeConfig(fileConfig, flagConfig);
         const progress = createProgress(args.progress);
-        const controller = new AbortController();
-        const onSignal = (signal: string) => {
-            if (controller.signal.aborted)
-                return;
-            progress.log(`${signal}: finishing the current step and saving; resume with the same command`);
-            controller.abort();
-        };
-        const sigint = () => onSignal("SIGINT"), sigterm = () => onSignal("SIGTERM");
-        process.on("SIGINT", sigint);
-        process.on("SIGTERM", sigterm);
+        const interrupt = interruptSignal((signal) => progress.log(`${signal}: finishing the current step and saving; resume with the same command`));
         const model = await openModel(args, progress);
         const tasks = new Map<StageName, ProgressTask>();
         try {
             const result = await runPipeline({
-                model, modelSpec: args.model, out: args.out, config, forceRestart: args.forceRestart, signal: controller.signal,
+                model, modelSpec: args.model, out: args.out, config, forceRestart: args.forceRestart, signal: interrupt.signal,
                 llamaCppVersion: llamaCppVersion(), log: (m) => progress.log(m),
                 onStageStart: (stage, total, unit) => tasks.set(stage, progress.start(stage, total, unit)),
                 onStageProgress: (stage, done, _total, info) => tasks.get(stage)?.update(done, info),
@@ -90,12 +81,11 @@ export const runCommand: CommandModule = {
             process.stdout.write(result.summary + "\n");
             process.stdout.write(`wrote ${args.out}: run.json, pairs.jsonl, export/, report.html\n`);
         } catch (err) {
-            if (err instanceof AbortError || controller.signal.aborted)
+            if (err instanceof AbortError || interrupt.signal.aborted)
                 throw Object.assign(new Error(`interrupted; resume with the same command (${args.out} keeps what is done)`), {exitCode: 130});
             throw err;
         } finally {
-            process.off("SIGINT", sigint);
-            process.off("SIGTERM", sigterm);
+            interrupt.dispose();
             await model.dispose();
         }
     }

@@ -9,7 +9,7 @@ import {readJsonlAll, writeFileAtomic} from "../jsonl.js";
 import {checkLayerRange, parseLayerRanges, parseNumberList, recommendDefaults} from "../recommend.js";
 import {ScoredRecord} from "../records.js";
 import {formatSweepTable, runSweep, sweepDefaults, sweepPlotSvg} from "../sweep.js";
-import {chatTemplateFor, finiteNumber, openModel, reporter, withCommonOptions, withModelOptions, type CommonArgs, type ModelArgs} from "./common.js";
+import {chatTemplateFor, finiteNumber, interruptSignal, openModel, positiveInteger, reporter, type CommonArgs, type ModelArgs, withCommonOptions, withModelOptions} from "./common.js";
 
 interface SweepArgs extends ModelArgs, CommonArgs {
     directions: string;
@@ -26,13 +26,6 @@ interface SweepArgs extends ModelArgs, CommonArgs {
     temperature: string;
     topP: string;
     sequences: string;
-}
-
-function positiveInteger(value: unknown, flag: string): number {
-    const n = finiteNumber(value, flag);
-    if (!Number.isInteger(n) || n < 1)
-        throw new Error(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`);
-    return n;
 }
 
 export const sweepCommand: CommandModule = {
@@ -76,10 +69,7 @@ export const sweepCommand: CommandModule = {
         const model = await openModel(args, progress);
         let judgeModel: Model | undefined;
         let judge: SelfJudge | undefined;
-        const controller = new AbortController();
-        const onSignal = () => controller.abort();
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
+        const interrupt = interruptSignal();
         try {
             // before any generation: the ranges against this model's blocks, naming the flag
             for (const range of layerRanges ?? []) {
@@ -98,7 +88,7 @@ export const sweepCommand: CommandModule = {
             let phase = "";
             const result = await runSweep(model, records, {
                 directions, template, gammaChosen, gammaRejected, layerRanges, sample, seed, temperature, topP, maxTokens,
-                winRateThreshold, judge, sequences, threads: args.threads, signal: controller.signal,
+                winRateThreshold, judge, sequences, threads: args.threads, signal: interrupt.signal,
                 onProgress: (p) => {
                     if (p.phase !== phase) {
                         task?.finish();
@@ -123,8 +113,7 @@ export const sweepCommand: CommandModule = {
                 throw Object.assign(new Error("interrupted; the sweep wrote nothing — rerun it"), {exitCode: 130});
             throw err;
         } finally {
-            process.off("SIGINT", onSignal);
-            process.off("SIGTERM", onSignal);
+            interrupt.dispose();
             await judge?.dispose();
             await judgeModel?.dispose();
             await model.dispose();

@@ -5,7 +5,7 @@ import {defaults} from "../defaults.js";
 import {AbortError} from "../engine/index.js";
 import {synthesizeInstructions, type SynthesizeSummary} from "../synthesize.js";
 import type {ProgressTask} from "../progress.js";
-import {chatTemplateFor, finiteNumber, openModel, reporter, withCommonOptions, withModelOptions, type CommonArgs, type ModelArgs} from "./common.js";
+import {chatTemplateFor, finiteNumber, interruptSignal, openModel, positiveInteger, reporter, type CommonArgs, type ModelArgs, withCommonOptions, withModelOptions} from "./common.js";
 
 export interface SynthesizeArgs extends ModelArgs, CommonArgs {
     count: number;
@@ -21,13 +21,6 @@ export interface SynthesizeArgs extends ModelArgs, CommonArgs {
 }
 
 const d = defaults.synthesize;
-
-function positiveInteger(value: unknown, flag: string): number {
-    const n = finiteNumber(value, flag);
-    if (!Number.isSafeInteger(n) || n < 1)
-        throw new Error(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
-    return n;
-}
 
 function nonNegativeInteger(value: unknown, flag: string): number {
     const n = finiteNumber(value, flag);
@@ -91,10 +84,7 @@ export const synthesizeCommand: CommandModule<object, SynthesizeArgs> = {
 
         const progress = reporter(args);
         const model = await openModel(args, progress);
-        const controller = new AbortController();
-        const onSignal = () => controller.abort();
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
+        const interrupt = interruptSignal();
         let task: ProgressTask | undefined;
         let lastKept = 0;
         try {
@@ -104,7 +94,7 @@ export const synthesizeCommand: CommandModule<object, SynthesizeArgs> = {
             let firstKept = 0;
             const started = Date.now();
             const summary = await synthesizeInstructions(model, {
-                ...options, template, modelName, signal: controller.signal,
+                ...options, template, modelName, signal: interrupt.signal,
                 onProgress: ({kept, attempts, target, tokens}) => {
                     lastKept = kept;
                     if (task === undefined) {
@@ -137,8 +127,7 @@ export const synthesizeCommand: CommandModule<object, SynthesizeArgs> = {
             progress.log(`interrupted: ${lastKept} instructions are in ${options.out}; rerun the same command to continue`);
             process.exitCode = 130;
         } finally {
-            process.removeListener("SIGINT", onSignal);
-            process.removeListener("SIGTERM", onSignal);
+            interrupt.dispose();
             await model.dispose();
         }
     }

@@ -23,6 +23,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import {SeededRandom} from "../../src/seed.js";
 import {kv, readGguf, writeGguf, type GgufTensorSpec, type GgufValue} from "../../src/gguf.js";
 import {llamaSourceDir} from "../../scripts/llama-source.mjs";
 import {cacheDir} from "./paths.js";
@@ -70,16 +71,10 @@ export const tinyModelSpecs: Readonly<Record<TinyModelKind, TinyModelSpec>> = {
 /** Standard deviations of the random weights: logits come out with σ ≈ √64 · 0.08 ≈ 0.6, so greedy picks vary by position. */
 const SIGMA = {embedding: 0.5, matrix: 0.08, bias: 0.02} as const;
 
-/** mulberry32: small, fast, deterministic across platforms. */
+/** mulberry32 (src/seed.ts): small, fast, deterministic across platforms. */
 function mulberry32(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rng = new SeededRandom(seed);
+    return () => rng.next();
 }
 
 /** Tensor seeds derive from (model seed, tensor name), so one tensor's values don't depend on the others' order. */

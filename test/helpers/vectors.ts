@@ -1,13 +1,9 @@
 // Deterministic test vectors and comparisons.
+import {SeededRandom} from "../../src/seed.js";
+
 export function mulberry32(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const rng = new SeededRandom(seed);
+    return () => rng.next();
 }
 
 /** One random vector per block (uniform in [-scale, scale]), keyed by block index. */
