@@ -18,10 +18,11 @@ import {readJsonl, readJsonlAll, writeFileAtomic} from "./jsonl.js";
 import {defaultLayerRange} from "./layers.js";
 import {fileIdentity, type FileIdentity} from "./model-source.js";
 import {droppedFile, makePairs} from "./pairs.js";
-import {parseLayerRange} from "./recommend.js";
+import {parseLayerRange, type Recommendation} from "./recommend.js";
 import {PairRecord, ScoredRecord} from "./records.js";
 import {parseKeep, parseShare, parseThreshold, type KeepSpec} from "./selection.js";
 import {loadStimuli, sampleStimuli} from "./stimuli.js";
+import {runSweep, sweepDefaults, sweepPlotSvg} from "./sweep.js";
 import {SynthesizedRecord, synthesizeInstructions} from "./synthesize.js";
 import {modelChatTemplate} from "./prompt.js";
 import {icon2Version} from "./version.js";
@@ -72,6 +73,18 @@ export const RunConfig = z.object({
         keepTruncated: z.boolean().default(false),
         sequences: z.number().int().positive().default(defaults.pairs.sequences)
     }).strict().default({} as never),
+    /** `--auto-gamma`: a small self-judged sweep before the pairs stage picks γ⁺, γ⁻ and the layers (paper Appendix J) */
+    sweep: z.object({
+        enabled: z.boolean().default(false),
+        sample: z.number().int().positive().default(50),
+        gammaChosen: z.array(z.number().positive()).min(1).default([...sweepDefaults.gammaChosen]),
+        gammaRejected: z.array(z.number().negative()).min(1).default([...sweepDefaults.gammaRejected]),
+        /** layer ranges "A-B"; default: the model's default range */
+        layers: z.array(z.string()).optional(),
+        maxTokens: z.number().int().positive().default(128),
+        winRate: z.number().min(0).max(1).default(0.9),
+        sequences: z.number().int().positive().default(sweepDefaults.sequences)
+    }).strict().default({} as never),
     export: z.object({
         formats: z.array(z.enum(exportFormats as unknown as [ExportFormat, ...ExportFormat[]])).min(1).default(["trl"]),
         name: z.string().min(1).default("icon2")
@@ -80,7 +93,7 @@ export const RunConfig = z.object({
 export type RunConfig = z.infer<typeof RunConfig>;
 export type RunConfigInput = z.input<typeof RunConfig>;
 
-export const stageNames = ["extract", "synthesize", "score", "pairs", "export"] as const;
+export const stageNames = ["extract", "synthesize", "score", "sweep", "pairs", "export"] as const;
 export type StageName = (typeof stageNames)[number];
 
 export interface StageState {
@@ -90,6 +103,8 @@ export interface StageState {
     seconds?: number;
     counts?: Record<string, number | Record<string, number>>;
     completedAt?: string;
+    /** the sweep stage's recommendation, used by the pairs stage */
+    recommendation?: Recommendation;
 }
 
 export interface RunManifest {
@@ -117,6 +132,7 @@ export function runPaths(dir: string) {
         instructions: path.join(dir, "instructions.jsonl"),
         scores: path.join(dir, "scores.jsonl"),
         scored: path.join(dir, "scored.jsonl"),
+        sweep: path.join(dir, "sweep"),
         pairs: path.join(dir, "pairs.jsonl"),
         export: path.join(dir, "export"),
         report: path.join(dir, "report.html")
@@ -171,6 +187,7 @@ function stageConfig(config: RunConfig, stage: StageName): unknown {
     case "extract": return {...shared, ...config.extract, sequences: undefined};
     case "synthesize": return {...shared, ...config.synthesize, sequences: undefined};
     case "score": return {...shared, ...config.score, sequences: undefined};
+    case "sweep": return {...shared, ...config.sweep, sequences: undefined};
     case "pairs": return {...shared, ...config.pairs, sequences: undefined};
     case "export": return {...shared, ...config.export};
     }
@@ -261,13 +278,14 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 
         const template = modelChatTemplate(model, config.chatTemplate);
         const {nLayer} = model.info;
-        const layers: [number, number] = config.pairs.layers ? parseLayerRange(config.pairs.layers) : defaultLayerRange(nLayer);
+        let layers: [number, number] = config.pairs.layers ? parseLayerRange(config.pairs.layers) : defaultLayerRange(nLayer);
+        let {gammaChosen, gammaRejected} = config.pairs;
         const keep: KeepSpec = config.score.threshold !== undefined ? {kind: "threshold", value: parseThreshold(config.score.threshold)} : parseKeep(config.score.keep);
         const validation = parseShare(config.score.validation, "score.validation", {allowZero: true});
         const balance = config.score.balance ? parseShare(config.score.balance, "score.balance") : undefined;
         const exports: ExportSummary[] = [];
 
-        const runStage = async (stage: StageName, body: () => Promise<StageState["counts"]>) => {
+        const runStage = async (stage: StageName, body: () => Promise<StageState["counts"]>, extra?: () => Partial<StageState>) => {
             if (manifest.stages[stage]?.status === "complete") {
                 log(`${stage}: done earlier, skipped`);
                 return;
@@ -276,7 +294,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             manifest.stages[stage] = {status: "running", configHash: hashes[stage]};
             await save();
             const counts = await body();
-            manifest.stages[stage] = {status: "complete", configHash: hashes[stage], seconds: (Date.now() - started) / 1000, counts, completedAt: new Date().toISOString()};
+            manifest.stages[stage] = {status: "complete", configHash: hashes[stage], seconds: (Date.now() - started) / 1000, counts, completedAt: new Date().toISOString(), ...extra?.()};
             await save();
         };
 
@@ -328,11 +346,41 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             return {scored: records.length, kept: selection.kept.length, perCriterion: selection.keptSummary.perCriterion};
         });
 
+        let recommendation: Recommendation | undefined;
+        await runStage("sweep", async () => {
+            if (!config.sweep.enabled)
+                return {enabled: 0, sample: 0};
+            const kept = await readJsonlAll(paths.scored, {schema: ScoredRecord});
+            const train = kept.filter((r) => r.split !== "validation");
+            const layerRanges = config.sweep.layers?.map((spec) => parseLayerRange(spec));
+            options.onStageStart?.("sweep", 1, "phases");
+            const result = await runSweep(model, train, {
+                directions, template, gammaChosen: config.sweep.gammaChosen, gammaRejected: config.sweep.gammaRejected, layerRanges,
+                sample: config.sweep.sample, seed: config.seed, maxTokens: config.sweep.maxTokens, winRateThreshold: config.sweep.winRate,
+                temperature: config.pairs.temperature, topP: config.pairs.topP, sequences: config.sweep.sequences, threads: config.threads, signal: options.signal,
+                onProgress: (p) => options.onStageProgress?.("sweep", p.done, p.total, {phase: p.phase})
+            });
+            fs.mkdirSync(paths.sweep, {recursive: true});
+            await writeFileAtomic(path.join(paths.sweep, "sweep.json"), JSON.stringify(result, null, 2) + "\n");
+            await writeFileAtomic(path.join(paths.sweep, "sweep.svg"), sweepPlotSvg(result, {winRateThreshold: config.sweep.winRate}));
+            recommendation = result.recommendation;
+            for (const w of result.warnings)
+                log(`warning: ${w}`);
+            options.onStageEnd?.("sweep", `sweep: γ⁺ ${recommendation.gammaChosen}, γ⁻ ${recommendation.gammaRejected}, layers ${recommendation.layers} (${recommendation.reason})`);
+            return {enabled: 1, sample: result.sample.length};
+        }, () => (recommendation ? {recommendation} : {}));
+        const chosen = manifest.stages.sweep?.recommendation;
+        if (chosen) {
+            gammaChosen = chosen.gammaChosen;
+            gammaRejected = chosen.gammaRejected;
+            layers = parseLayerRange(chosen.layers);
+        }
+
         await runStage("pairs", async () => {
             const kept = await readJsonlAll(paths.scored, {schema: ScoredRecord});
             options.onStageStart?.("pairs", kept.length, "pairs");
             const summary = await makePairs(model, kept, {
-                ...config.pairs, layers, directions, template, out: paths.pairs, seed: config.seed, threads: config.threads, signal: options.signal,
+                ...config.pairs, gammaChosen, gammaRejected, layers, directions, template, out: paths.pairs, seed: config.seed, threads: config.threads, signal: options.signal,
                 onProgress: (p) => options.onStageProgress?.("pairs", p.done, p.total, {dropped: p.dropped})
             });
             options.onStageEnd?.("pairs", `pairs: ${summary.written} written, dropped ${Object.entries(summary.dropped).map(([r, n]) => `${r} ${n}`).join(", ")}`);
@@ -345,7 +393,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
                 const summary = await exportPairs(readJsonl(paths.pairs, {schema: PairRecord}) as AsyncIterable<PairRecord>, {
                     format, out: path.join(paths.export, format), name: config.export.name, seed: config.seed,
                     card: {
-                        model: options.modelSpec, gammaChosen: config.pairs.gammaChosen, gammaRejected: config.pairs.gammaRejected, layers,
+                        model: options.modelSpec, gammaChosen, gammaRejected, layers,
                         counts: {
                             synthesized: numberOf(manifest.stages.synthesize?.counts?.instructions),
                             selected: numberOf(manifest.stages.score?.counts?.kept),
@@ -381,6 +429,7 @@ function removeStageOutputs(stage: StageName, paths: ReturnType<typeof runPaths>
         extract: [paths.directions],
         synthesize: [paths.instructions],
         score: [paths.scores, paths.scored],
+        sweep: [paths.sweep],
         pairs: [paths.pairs, droppedFile(paths.pairs)],
         export: [paths.export, paths.report]
     };
@@ -400,6 +449,8 @@ export function formatRunSummary(manifest: RunManifest): string {
     rows.push(["synthesize", `${c("synthesize").instructions ?? "-"} instructions (${c("synthesize").attempts ?? "-"} attempts)`, t("synthesize")]);
     const per = c("score").perCriterion as Record<string, number> | undefined;
     rows.push(["score", `kept ${c("score").kept ?? "-"} of ${c("score").scored ?? "-"}${per ? ` (${Object.entries(per).map(([k, v]) => `${k} ${v}`).join(", ")})` : ""}`, t("score")]);
+    const rec = manifest.stages.sweep?.recommendation;
+    rows.push(["sweep", rec ? `γ⁺ ${rec.gammaChosen}, γ⁻ ${rec.gammaRejected}, layers ${rec.layers}` : "off (γ and layers from the configuration)", t("sweep")]);
     const dropped = c("pairs").dropped as Record<string, number> | undefined;
     rows.push(["pairs", `${c("pairs").pairs ?? "-"} pairs, ${c("pairs").tokens ?? "-"} tokens${dropped ? `, dropped ${Object.entries(dropped).map(([k, v]) => `${k} ${v}`).join(" ")}` : ""}`, t("pairs")]);
     rows.push(["export", Object.entries(c("export")).map(([f, n]) => `${f}: ${n} rows`).join(", ") || "-", t("export")]);

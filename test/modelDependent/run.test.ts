@@ -84,6 +84,25 @@ describe.skipIf(!haveModel)("icon2 run on stories260K", () => {
         });
     }
 
+    it("--auto-gamma runs a self-judged sweep and the pairs use its recommendation", async () => {
+        const dir = path.join(tmp, "auto-gamma");
+        const sweepConfig = path.join(tmp, "sweep.json");
+        fs.writeFileSync(sweepConfig, JSON.stringify({...config, sweep: {sample: 3, gammaChosen: [0.5, 1], gammaRejected: [-0.5, -1], layers: ["1-2", "2-3"], maxTokens: 12, sequences: 8}}));
+        const r = runCli(["run", "--model", stories260K, "--gpu", "cpu", "--config", sweepConfig, "--out", dir, "--progress", "none", "--auto-gamma"]);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        const rec = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")).stages.sweep.recommendation;
+        expect([0.5, 1]).toContain(rec.gammaChosen);
+        expect([-0.5, -1]).toContain(rec.gammaRejected);
+        expect(fs.existsSync(path.join(dir, "sweep", "sweep.svg"))).toBe(true);
+        const pairs = await readJsonlAll(path.join(dir, "pairs.jsonl"), {schema: PairRecord});
+        for (const p of pairs) {
+            expect(p.gamma_chosen).toBe(rec.gammaChosen);
+            expect(p.gamma_rejected).toBe(rec.gammaRejected);
+            expect(p.layers.join("-")).toBe(rec.layers);
+        }
+    });
+
     it("refuses a changed configuration, and says how to go on", () => {
         const r = runCli(args(reference, ["--gamma-chosen", "0.5"]));
         expect(r.code).toBe(1);
