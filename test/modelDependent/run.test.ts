@@ -1,4 +1,5 @@
 // icon2 run end to end on stories260K: outputs, crash-resume (SIGKILL in each stage), refusals.
+import {spawnSync} from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -55,6 +56,32 @@ describe.skipIf(!haveModel)("icon2 run on stories260K", () => {
         expect(pairs.length).toBeGreaterThan(0);
         expect(pairs.filter((p) => p.chosen !== p.rejected).length).toBe(pairs.length);
         expect(fs.readFileSync(path.join(reference, "report.html"), "utf8")).toMatch(/<svg[^]*<\/html>/);
+    });
+
+    it("report.html opens in headless Chromium without errors", () => {
+        const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((f) => fs.existsSync(f));
+        if (!chromium) {
+            // .ci/run installs Debian's chromium; elsewhere say plainly what was not checked
+            if (process.env.CI === "true")
+                throw new Error("chromium is not installed (.ci/run installs it with apt-get)");
+            console.warn("chromium not installed: report.html not opened in a browser");
+            return;
+        }
+        const profile = fs.mkdtempSync(path.join(os.tmpdir(), "icon2-chromium-"));
+        const screenshot = path.join(profile, "report.png");
+        const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", `--user-data-dir=${profile}`, "--enable-logging=stderr", "--v=0"];
+        const url = `file://${path.join(reference, "report.html")}`;
+        const dom = spawnSync(chromium, [...flags, "--dump-dom", url], {encoding: "utf8", timeout: 120_000});
+        expect(dom.status).toBe(0);
+        expect(dom.stdout).toMatch(/<h1>icon2 run report<\/h1>/);
+        expect(dom.stdout).toMatch(/<svg[^>]*>[^]*polyline/);
+        expect(dom.stdout).toMatch(/class="pair"/);
+        // page errors and console messages are logged as CONSOLE / Uncaught lines
+        expect(dom.stderr).not.toMatch(/Uncaught|:CONSOLE\(/);
+        const shot = spawnSync(chromium, [...flags, `--screenshot=${screenshot}`, "--window-size=1100,1400", url], {encoding: "utf8", timeout: 120_000});
+        expect(shot.status).toBe(0);
+        expect(fs.statSync(screenshot).size).toBeGreaterThan(10_000);
     });
 
     it("a rerun of a finished run changes nothing", () => {
