@@ -8,6 +8,7 @@ import {readJsonlAll} from "../../src/jsonl.js";
 import {PairRecord} from "../../src/records.js";
 import {runCli, runCliUntil} from "../helpers/cli.js";
 import {fixtureExists, stories260K} from "../helpers/paths.js";
+import {tinyModel} from "../helpers/tiny-models.js";
 
 const haveModel = fixtureExists(stories260K);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "icon2-run-"));
@@ -151,5 +152,33 @@ describe.skipIf(!haveModel)("icon2 run on stories260K", () => {
         r = runCli(["run", "--model", stories260K, "--config", path.join(tmp, "bad.json"), "--out", path.join(tmp, "y")]);
         expect(r.code).toBe(1);
         expect(r.stderr).toMatch(/bad\.json: pairs\.gammaChosen/);
+    });
+});
+
+describe("icon2 run on the tiny qwen2 model (real Qwen2 tokenizer and chat template)", () => {
+    it("produces every output with the model's own template", async () => {
+        const model = await tinyModel("qwen2");
+        const dir = path.join(tmp, "qwen2");
+        const qwenConfig = path.join(tmp, "qwen2.json");
+        // random weights rarely end a turn: cut instructions at sentence ends
+        fs.writeFileSync(qwenConfig, JSON.stringify({
+            threads: 1,
+            extract: {stimuliCount: 16, sequences: 8},
+            synthesize: {count: 12, stopStrings: ["\n", ".", "?", "!"], maxTokens: 24, minChars: 4, sequences: 8},
+            score: {keep: "50%", validation: "20%", sequences: 8},
+            pairs: {maxTokens: 16, keepTruncated: true, sequences: 8},
+            export: {formats: ["trl", "sharegpt"]}
+        }));
+        const r = runCli(["run", "--model", model, "--gpu", "cpu", "--config", qwenConfig, "--out", dir, "--progress", "none"]);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        const manifest = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8"));
+        expect(manifest.stages.pairs.status).toBe("complete");
+        const pairs = await readJsonlAll(path.join(dir, "pairs.jsonl"), {schema: PairRecord});
+        expect(pairs.length).toBeGreaterThan(0);
+        // the qwen2 model has 6 blocks: the default controlled range is the middle third
+        expect(pairs[0].layers).toEqual([2, 4]);
+        for (const f of ["export/trl/train.jsonl", "export/sharegpt/dataset_info.json", "report.html", "directions/honesty.gguf"])
+            expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
     });
 });
