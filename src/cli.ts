@@ -11,6 +11,8 @@ export async function main(argv: string[]): Promise<number> {
         .scriptName("icon2")
         .usage("$0 <command> [options]\n\nBuild a DPO preference dataset from a local GGUF chat model with the Icon² method.")
         .strict()
+        // a flag given twice keeps its last value instead of becoming an array that no parser expects
+        .parserConfiguration({"duplicate-arguments-array": false})
         .demandCommand(1, "give a command; see icon2 --help")
         .recommendCommands()
         .wrap(Math.min(110, process.stdout.columns || 100))
