@@ -3,12 +3,12 @@
 // block l for instruction d_i rendered as a user turn (generation prompt appended);
 // consistency_i = max_c, c*_i = argmax (it picks the steering vector of stage 3).
 import fs from "node:fs";
-import {renderChat, type ChatTemplate} from "./chat.js";
+import type {ChatTemplate} from "./chat.js";
 import type {DirectionSet} from "./control-vector.js";
 import {checkFitsModel} from "./control-vector.js";
 import type {Model} from "./engine/index.js";
 import {JsonlAppender, readJsonl, writeJsonlAtomic} from "./jsonl.js";
-import {tokenizePrompt} from "./prompt.js";
+import {tokenizePrompt, userTurnPrompt} from "./prompt.js";
 import type {InstructionRecord, ScoredRecord} from "./records.js";
 import {normalizeScores, rankItems, selectTop, splitValidation, summarize, type KeepSpec, type ScoreNormalization, type SelectionSummary} from "./selection.js";
 
@@ -32,11 +32,6 @@ export interface ScoreOptions {
 export interface RawScore {
     id: string;
     scores: Record<string, number>;
-}
-
-/** The chat an instruction is scored in: the instruction as the user turn, assistant header appended. */
-export function scoringPrompt(template: ChatTemplate, instruction: string): string {
-    return renderChat(template, [{role: "user", content: instruction}], {addGenerationPrompt: true});
 }
 
 /** Mean over blocks of h^l · u^l for one criterion; `hidden[l]` is block l's last-token output. */
@@ -69,7 +64,7 @@ export async function scoreInstructions(model: Model, records: readonly Instruct
     const layers = Array.from({length: nLayer}, (_, il) => il);
     const sequences = options.sequences ?? 16;
     const chunk = options.chunk ?? 256;
-    const prompts = (batch: readonly InstructionRecord[]) => batch.map((r) => tokenizePrompt(model, options.template, scoringPrompt(options.template, r.instruction)));
+    const prompts = (batch: readonly InstructionRecord[]) => batch.map((r) => tokenizePrompt(model, options.template, userTurnPrompt(options.template, r.instruction)));
     const appender = options.scoresFile ? await JsonlAppender.open<RawScore>(options.scoresFile) : undefined;
     let engine: Awaited<ReturnType<Model["createEngine"]>> | undefined;
     try {

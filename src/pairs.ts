@@ -16,13 +16,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import {z} from "zod";
-import {renderChat, turnMarkers, type ChatTemplate} from "./chat.js";
+import {turnMarkers, type ChatTemplate} from "./chat.js";
 import {checkFitsModel, type DirectionSet} from "./control-vector.js";
 import type {GenerationRequest, GenerationResult, LayerIndex, Model, Steering} from "./engine/index.js";
 import {defaults} from "./defaults.js";
 import {JsonlAppender, readJsonl} from "./jsonl.js";
 import {defaultLayerRange, layersInRange} from "./layers.js";
-import {tokenizePrompt} from "./prompt.js";
+import {tokenizePrompt, userTurnPrompt} from "./prompt.js";
 import {checkLayerRange, formatLayerRange} from "./recommend.js";
 import {PairRecord, type FinishReason, type ScoredRecord} from "./records.js";
 import {deriveSeed} from "./seed.js";
@@ -296,7 +296,7 @@ export async function makePairs(model: Model, records: readonly ScoredRecord[], 
     // Turn markers stop a model that goes on to write the next user turn itself (base models with
     // the plain template do); EOG tokens end every other generation.
     const stopStrings = turnMarkers(options.template);
-    const prompts = pending.map((rec) => tokenizePrompt(model, options.template, renderChat(options.template, [{role: "user", content: rec.instruction}], {addGenerationPrompt: true})));
+    const prompts = pending.map((rec) => tokenizePrompt(model, options.template, userTurnPrompt(options.template, rec.instruction)));
     // Beyond PairRecord's required fields: which model wrote the responses, for the dataset card.
     const modelName = model.info.name || path.basename(model.info.path);
 

@@ -1,5 +1,5 @@
 // Rendered chat text → tokens, with BOS exactly once.
-import {requireChatTemplate, splitLeadingBos, type ChatTemplate} from "./chat.js";
+import {renderChat, requireChatTemplate, splitLeadingBos, type ChatTemplate} from "./chat.js";
 import type {Model} from "./engine/index.js";
 
 /**
@@ -23,4 +23,9 @@ export function modelChatTemplate(model: Model, override: string | undefined): C
     const {bos, eos, chatTemplate, name, path} = model.info;
     const tokens = {bosToken: bos === null ? "" : model.tokenText(bos), eosToken: eos === null ? "" : model.tokenText(eos)};
     return requireChatTemplate(chatTemplate, override, name || path, tokens);
+}
+
+/** An instruction as the only user turn, generation prompt appended: how stages 2b and 3 (and the judge's callers) show it to the model. */
+export function userTurnPrompt(template: ChatTemplate, instruction: string): string {
+    return renderChat(template, [{role: "user", content: instruction}], {addGenerationPrompt: true});
 }

@@ -4,13 +4,13 @@
 // against unsteered, pick the best γ⁺ per range, judge it against every γ⁻; then apply the paper's
 // rule (src/recommend.ts). Also cheap text statistics per setting, which show degeneration (repetition,
 // collapse of vocabulary) that a weak judge may miss.
-import {turnMarkers, renderChat, type ChatTemplate} from "./chat.js";
+import {turnMarkers, type ChatTemplate} from "./chat.js";
 import {checkFitsModel, type DirectionSet} from "./control-vector.js";
 import {defaults} from "./defaults.js";
 import type {GenerationRequest, LayerIndex, Model, Steering} from "./engine/index.js";
 import {SelfJudge, type Comparison} from "./judge.js";
 import {defaultLayerRange, layersInRange} from "./layers.js";
-import {tokenizePrompt} from "./prompt.js";
+import {tokenizePrompt, userTurnPrompt} from "./prompt.js";
 import {checkLayerRange, formatLayerRange, recommend, recommendDefaults, type GammaMinusRow, type GammaPlusRow, type LayerRange, type Recommendation} from "./recommend.js";
 import type {ScoredRecord} from "./records.js";
 import {deriveSeed, seededSample} from "./seed.js";
@@ -287,7 +287,7 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
 
     // --- generation: one request per (record, setting); the unsteered one is shared by all ranges
     const stopStrings = turnMarkers(options.template);
-    const prompts = sample.map((r) => tokenizePrompt(model, options.template, renderChat(options.template, [{role: "user", content: r.instruction}], {addGenerationPrompt: true})));
+    const prompts = sample.map((r) => tokenizePrompt(model, options.template, userTurnPrompt(options.template, r.instruction)));
     interface Setting {layers: string | null; range: LayerRange | null; gamma: number}
     const settings: Setting[] = [{layers: null, range: null, gamma: 0}];
     ranges.forEach((range, k) => {

@@ -12,7 +12,8 @@
 // the same value, or the continuation is valid but not the one an uninterrupted run would write.
 import fs from "node:fs";
 import {z} from "zod";
-import {preQueryPrefix, splitLeadingBos, turnMarkers, type ChatTemplate} from "./chat.js";
+import {preQueryPrefix, turnMarkers, type ChatTemplate} from "./chat.js";
+import {tokenizePrompt} from "./prompt.js";
 import {defaults} from "./defaults.js";
 import {AbortError, type Engine, type GenerationRequest, type GenerationResult, type Model} from "./engine/index.js";
 import {JsonlAppender, JsonlError, readJsonl} from "./jsonl.js";
@@ -146,21 +147,9 @@ export class ReorderBuffer<T> {
     }
 }
 
-/**
- * The Magpie prompt: the template's pre-query prefix as tokens, with BOS exactly once — when the
- * template writes it or the vocabulary asks for it (see `splitLeadingBos`). BOS is prepended by hand
- * because llama_tokenize's add-special flag only adds it for vocabularies that want it.
- */
+/** The Magpie prompt: the template's pre-query prefix as tokens, with BOS exactly once (see `tokenizePrompt`). */
 export function preQueryTokens(model: Model, template: ChatTemplate): Int32Array {
-    const {text, hasBos} = splitLeadingBos(preQueryPrefix(template), template);
-    const body = text === "" ? new Int32Array(0) : model.tokenize(text, {addBos: false, special: true});
-    const bos = model.info.bos;
-    if (!(hasBos || model.info.addBos) || bos === null)
-        return body;
-    const tokens = new Int32Array(body.length + 1);
-    tokens[0] = bos;
-    tokens.set(body, 1);
-    return tokens;
+    return tokenizePrompt(model, template, preQueryPrefix(template));
 }
 
 /**

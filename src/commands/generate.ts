@@ -1,11 +1,11 @@
 import type {CommandModule} from "yargs";
-import {renderChat, turnMarkers, type ChatTemplate} from "../chat.js";
+import {turnMarkers, type ChatTemplate} from "../chat.js";
 import {checkFitsModel, readControlVector, type DirectionSet} from "../control-vector.js";
 import {defaults} from "../defaults.js";
 import type {GenerationResult, Model, Steering} from "../engine/index.js";
 import {defaultLayerRange} from "../layers.js";
 import {steeringVectors} from "../pairs.js";
-import {tokenizePrompt} from "../prompt.js";
+import {tokenizePrompt, userTurnPrompt} from "../prompt.js";
 import {checkLayerRange, formatLayerRange, parseLayerRange} from "../recommend.js";
 import {chatTemplateFor, finiteNumber, openModel, reporter, withModelOptions, type ModelArgs} from "./common.js";
 
@@ -58,7 +58,7 @@ export async function generateOnce(model: Model, options: GenerateOnceOptions): 
     let prompt: Int32Array;
     let stopStrings: string[] = [];
     if (options.chat !== undefined) {
-        prompt = tokenizePrompt(model, options.chat, renderChat(options.chat, [{role: "user", content: options.prompt}], {addGenerationPrompt: true}));
+        prompt = tokenizePrompt(model, options.chat, userTurnPrompt(options.chat, options.prompt));
         stopStrings = turnMarkers(options.chat);
     } else {
         if (options.prompt === "")
