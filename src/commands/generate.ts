@@ -7,7 +7,7 @@ import {defaultLayerRange} from "../layers.js";
 import {steeringVectors} from "../pairs.js";
 import {tokenizePrompt, userTurnPrompt} from "../prompt.js";
 import {checkLayerRange, formatLayerRange, parseLayerRange} from "../recommend.js";
-import {chatTemplateFor, finiteNumber, openModel, reporter, withModelOptions, type ModelArgs} from "./common.js";
+import {chatTemplateFor, finiteNumber, openModel, positiveInteger, reporter, withModelOptions, type ModelArgs} from "./common.js";
 
 export interface GenerateOnceOptions {
     prompt: string;
@@ -114,9 +114,7 @@ export const generateCommand: CommandModule = {
             throw new Error("--gamma and --layers steer a vector: pass --vector FILE too");
         const gamma = args.gamma === undefined ? undefined : finiteNumber(args.gamma, "--gamma");
         const layers = args.layers === undefined ? undefined : parseLayerRange(args.layers);
-        const maxTokens = finiteNumber(args.maxTokens, "--max-tokens");
-        if (!Number.isInteger(maxTokens) || maxTokens < 1)
-            throw new Error(`--max-tokens must be a positive whole number, got ${JSON.stringify(args.maxTokens)}`);
+        const maxTokens = positiveInteger(args.maxTokens, "--max-tokens");
         const temperature = finiteNumber(args.temperature, "--temperature");
         const topP = finiteNumber(args.topP, "--top-p");
         const seed = finiteNumber(args.seed, "--seed");

@@ -248,7 +248,7 @@ describe.skipIf(!haveModel)("icon2 pairs CLI on stories260K", () => {
             [{"--layers": "2-9"}, /layer range 2-9 is outside this model's blocks: the valid range is \[0, 4\]/],
             [{"--layers": "0-2"}, /includes block 0/],
             [{"--gamma-chosen": "abc"}, /--gamma-chosen must be a number, got "abc"/],
-            [{"--max-tokens": "0"}, /--max-tokens must be a positive whole number/],
+            [{"--max-tokens": "0"}, /--max-tokens must be a positive integer/],
             [{"--in": badCriterion}, /record "r0" has criterion "honesty", which has no direction set; available: happy/]
         ] as const) {
             const r = runCli(common({"--out": out, ...extra}));
