@@ -12,7 +12,7 @@
 //
 // Token counts are fixed: every request generates exactly maxTokens tokens. Random weights practically
 // never produce an end-of-generation token; if one does, actual tokens are counted and a note printed.
-// Sampling is icon2's default (temperature 0.7, top-p 0.9, one seed per pair shared by both halves).
+// Sampling is icon2's default (temperature 0.7, top-k 40, top-p 0.9, one seed per pair shared by both halves).
 // Steering vectors are random unit directions scaled to s^l = 1 (speed does not depend on values).
 //
 //   node bench/pairs.mjs [--pairs 8] [--tokens 32] [--reps 1] [--model FILE.gguf]
@@ -63,12 +63,12 @@ const records = fs.readFileSync(instructionsFile, "utf8").split("\n").filter(Boo
     return {id: `bench-${i}`, instruction: input ? `${instruction}\n\n${input}` : instruction, scores: {bench: 1}, consistency: 1, criterion: "bench"};
 });
 const prompts = records.map((r) => tokenizePrompt(model, template, renderChat(template, [{role: "user", content: r.instruction}], {addGenerationPrompt: true})));
-const {gammaChosen, gammaRejected, temperature, topP} = defaults.pairs;
+const {gammaChosen, gammaRejected, temperature, topP, topK} = defaults.pairs;
 const seed = 0;
 const requestsFor = (steered) => records.flatMap((r, i) => [gammaChosen, gammaRejected].map((gamma) => ({
     prompt: prompts[i],
     ...(steered ? {steering: {vectors, gamma}} : {}),
-    sampling: {temperature, topP, maxTokens, seed: deriveSeed(seed, "pairs", r.id)}
+    sampling: {temperature, topP, topK, maxTokens, seed: deriveSeed(seed, "pairs", r.id)}
 })));
 const contextSize = SEQUENCES * (Math.max(...prompts.map((p) => p.length)) + maxTokens);
 const expectedTokens = 2 * nPairs * maxTokens;

@@ -50,6 +50,8 @@ export interface PairsOptions {
     temperature?: number;
     /** Defaults to `defaults.pairs.topP` (0.9). */
     topP?: number;
+    /** 0 = off. Defaults to `defaults.pairs.topK` (40). */
+    topK?: number;
     /** Defaults to `defaults.pairs.maxTokens` (512). */
     maxTokens?: number;
     /** keep pairs whose texts differ but are near-identical (identical ones are always dropped). Defaults to `false`. */
@@ -166,6 +168,7 @@ interface Resolved {
     layers: [number, number];
     temperature: number;
     topP: number;
+    topK: number;
     maxTokens: number;
     sequences: number;
 }
@@ -178,6 +181,7 @@ function resolveOptions(model: Model, records: readonly ScoredRecord[], options:
         layers: options.layers ?? defaultLayerRange(model.info.nLayer),
         temperature: options.temperature ?? p.temperature,
         topP: options.topP ?? p.topP,
+        topK: options.topK ?? p.topK,
         maxTokens: options.maxTokens ?? p.maxTokens,
         sequences: options.sequences ?? p.sequences
     };
@@ -189,6 +193,8 @@ function resolveOptions(model: Model, records: readonly ScoredRecord[], options:
         throw new RangeError(`pairs: temperature must be ≥ 0, got ${r.temperature}`);
     if (r.topP <= 0 || r.topP > 1)
         throw new RangeError(`pairs: topP must be in (0, 1], got ${r.topP}`);
+    if (!Number.isInteger(r.topK) || r.topK < 0)
+        throw new RangeError(`pairs: topK must be an integer ≥ 0, got ${r.topK}`);
     if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1)
         throw new RangeError(`pairs: maxTokens must be a positive integer, got ${r.maxTokens}`);
     if (!Number.isInteger(r.sequences) || r.sequences < 1)
@@ -322,7 +328,7 @@ export async function makePairs(model: Model, records: readonly ScoredRecord[], 
                 const criterion = options.criterion ?? rec.criterion;
                 const vectors = vectorsByCriterion.get(criterion)!;
                 const seed = deriveSeed(options.seed, "pairs", rec.id);
-                const sampling = {temperature: r.temperature, topP: r.topP, maxTokens: r.maxTokens, seed, stopStrings};
+                const sampling = {temperature: r.temperature, topP: r.topP, topK: r.topK, maxTokens: r.maxTokens, seed, stopStrings};
                 const steer = (gamma: number): Steering => ({vectors, gamma, steerPrompt: options.steerPrompt ?? false});
                 // chosen at 2k, rejected at 2k+1: adjacent, same prompt → one shared prefill
                 requests.push({prompt: prompts[start + k], steering: steer(r.gammaChosen), sampling});

@@ -68,6 +68,7 @@ export const RunConfig = z.object({
         steerPrompt: z.boolean().default(false),
         temperature: z.number().nonnegative().default(defaults.pairs.temperature),
         topP: z.number().gt(0).max(1).default(defaults.pairs.topP),
+        topK: z.number().int().nonnegative().default(defaults.pairs.topK),
         maxTokens: z.number().int().positive().default(defaults.pairs.maxTokens),
         keepSimilar: z.boolean().default(false),
         keepTruncated: z.boolean().default(false),

@@ -307,7 +307,7 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
     // record-major order: a record's settings are adjacent, so requests sharing a prompt share its prefill
     const requests: GenerationRequest[] = [];
     sample.forEach((record, i) => {
-        const sampling = {temperature, topP, maxTokens, seed: deriveSeed(seed, "pairs", record.id), stopStrings};
+        const sampling = {temperature, topP, topK: defaults.pairs.topK, maxTokens, seed: deriveSeed(seed, "pairs", record.id), stopStrings};
         for (const s of settings) {
             const steering: Steering | undefined = s.range === null ? undefined : {vectors: vectorsFor(record.criterion, s.range), gamma: s.gamma};
             requests.push({prompt: prompts[i], steering, sampling});

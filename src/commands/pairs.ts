@@ -21,6 +21,7 @@ interface PairsArgs extends ModelArgs, CommonArgs {
     steerPrompt: boolean;
     temperature: string;
     topP: string;
+    topK: string;
     maxTokens: string;
     keepSimilar: boolean;
     keepTruncated: boolean;
@@ -42,6 +43,7 @@ export const pairsCommand: CommandModule = {
         .option("steer-prompt", {type: "boolean", default: false, describe: "also steer the prompt tokens (llama.cpp's convention; no shared prefill)"})
         .option("temperature", {type: "string", default: String(defaults.pairs.temperature), describe: "sampling temperature (0 = greedy); both halves share one sampler seed"})
         .option("top-p", {type: "string", default: String(defaults.pairs.topP), describe: "nucleus sampling threshold"})
+        .option("top-k", {type: "string", default: String(defaults.pairs.topK), describe: "keep the k most likely tokens before top-p (0 = off)"})
         .option("max-tokens", {type: "string", default: String(defaults.pairs.maxTokens), describe: "most tokens per response; pairs that hit it are dropped unless --keep-truncated"})
         .option("keep-similar", {type: "boolean", default: false, describe: `keep pairs whose texts are near-identical (token edit similarity ≥ ${defaults.pairs.maxSimilarity}); identical ones are always dropped`})
         .option("keep-truncated", {type: "boolean", default: false, describe: "keep pairs where a response hit --max-tokens"})
@@ -53,6 +55,7 @@ export const pairsCommand: CommandModule = {
         const gammaRejected = finiteNumber(args.gammaRejected, "--gamma-rejected");
         const temperature = finiteNumber(args.temperature, "--temperature");
         const topP = finiteNumber(args.topP, "--top-p");
+        const topK = finiteNumber(args.topK, "--top-k");
         const maxTokens = positiveInteger(args.maxTokens, "--max-tokens");
         const sequences = positiveInteger(args.sequences, "--sequences");
         const layers = args.layers === undefined ? undefined : parseLayerRange(args.layers);
@@ -75,7 +78,7 @@ export const pairsCommand: CommandModule = {
             const started = Date.now();
             const summary = await makePairs(model, records, {
                 directions, template, out: args.out, seed, gammaChosen, gammaRejected, layers, criterion: args.criterion,
-                steerPrompt: args.steerPrompt, temperature, topP, maxTokens, keepSimilar: args.keepSimilar,
+                steerPrompt: args.steerPrompt, temperature, topP, topK, maxTokens, keepSimilar: args.keepSimilar,
                 keepTruncated: args.keepTruncated, sequences, threads: args.threads, signal: interrupt.signal,
                 onProgress: (p) => {
                     // The bar counts this run's pairs only, so its rate and ETA are not inflated by resumed ones.
