@@ -1,8 +1,8 @@
 // The criteria C of stage 1 and their contrastive system prompts P_c^+ / P_c^−.
 // Built-in prompts are the paper's (Appendix E) verbatim, including its typo "ofensive": changing a
 // word changes the extracted direction, and results should be comparable with the paper's.
-import fs from "node:fs";
 import {z} from "zod";
+import {readJsonFile} from "./jsonl.js";
 
 export interface Criterion {
     /** [a-z0-9_-]+; also the file name of the criterion's direction (`directions/<name>.gguf`) */
@@ -54,18 +54,7 @@ const CriteriaFileSchema = z.array(CriterionSchema).min(1, "must list at least o
  * produce a different direction under the same file name); the two prompts must differ.
  */
 export function loadCriteriaFile(file: string): Criterion[] {
-    let text: string;
-    try {
-        text = fs.readFileSync(file, "utf8");
-    } catch (error) {
-        throw new Error(`cannot read criteria file ${file}: ${(error as Error).message}`);
-    }
-    let json: unknown;
-    try {
-        json = JSON.parse(text);
-    } catch (error) {
-        throw new Error(`criteria file ${file} is not valid JSON: ${(error as Error).message}`);
-    }
+    const json = readJsonFile(file, "criteria file");
     const parsed = CriteriaFileSchema.safeParse(json);
     if (!parsed.success) {
         const problems = parsed.error.issues.map((issue) => {

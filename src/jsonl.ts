@@ -413,3 +413,18 @@ async function syncDirectory(dir: string): Promise<void> {
         await handle?.close();
     }
 }
+
+/** Reads and parses one JSON file; errors say which file and what (`what`: "config file", "criteria file"). */
+export function readJsonFile(file: string, what: string): unknown {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw new Error(`cannot read ${what} ${file}: ${(err as Error).message}`);
+    }
+    try {
+        return JSON.parse(text);
+    } catch (err) {
+        throw new Error(`${what} ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+}

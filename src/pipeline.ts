@@ -14,7 +14,7 @@ import {defaults} from "./defaults.js";
 import {extractDirections} from "./directions.js";
 import type {Model} from "./engine/index.js";
 import {exportFormats, exportPairs, type ExportFormat, type ExportSummary} from "./formats.js";
-import {readJsonl, readJsonlAll, writeFileAtomic} from "./jsonl.js";
+import {readJsonFile, readJsonl, readJsonlAll, writeFileAtomic} from "./jsonl.js";
 import {defaultLayerRange} from "./layers.js";
 import {fileIdentity, type FileIdentity} from "./model-source.js";
 import {droppedFile, makePairs} from "./pairs.js";
@@ -142,18 +142,7 @@ export function runPaths(dir: string) {
 
 /** Reads a config file with the same schema errors as flags get. */
 export function loadConfigFile(file: string): RunConfigInput {
-    let text: string;
-    try {
-        text = fs.readFileSync(file, "utf8");
-    } catch (err) {
-        throw new Error(`cannot read config file ${file}: ${(err as Error).message}`);
-    }
-    let json: unknown;
-    try {
-        json = JSON.parse(text);
-    } catch (err) {
-        throw new Error(`config file ${file} is not valid JSON: ${(err as Error).message}`);
-    }
+    const json = readJsonFile(file, "config file");
     const parsed = RunConfig.safeParse(json);
     if (!parsed.success)
         throw new Error(`config file ${file}: ${formatZodError(parsed.error)}`);

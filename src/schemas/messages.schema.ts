@@ -7,6 +7,8 @@
 // "chosen": [{"role": "user", ...}, {"role": "assistant", ...}], "rejected": [...]) and
 // https://huggingface.co/datasets/HuggingFaceH4/ultrafeedback_binarized (prompt string + lists).
 // Single-turn, exactly as icon2 writes it; extra columns are rejected.
+import {roleMessage} from "./message.js";
+
 export const messagesSchema = {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "urn:icon2:schema:messages",
@@ -20,24 +22,8 @@ export const messagesSchema = {
         rejected: {$ref: "#/$defs/conversation"}
     },
     $defs: {
-        userMessage: {
-            type: "object",
-            required: ["role", "content"],
-            additionalProperties: false,
-            properties: {
-                role: {const: "user"},
-                content: {type: "string", minLength: 1}
-            }
-        },
-        assistantMessage: {
-            type: "object",
-            required: ["role", "content"],
-            additionalProperties: false,
-            properties: {
-                role: {const: "assistant"},
-                content: {type: "string", minLength: 1}
-            }
-        },
+        userMessage: roleMessage("user"),
+        assistantMessage: roleMessage("assistant"),
         conversation: {
             type: "array",
             prefixItems: [{$ref: "#/$defs/userMessage"}, {$ref: "#/$defs/assistantMessage"}],

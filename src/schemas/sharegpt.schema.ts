@@ -5,6 +5,8 @@
 // {"from": "gpt", "value": ...} objects). The default tags (role_tag "from", content_tag "value",
 // user_tag "human", assistant_tag "gpt") are used, so dataset_info.json needs no "tags" block.
 // icon2 rows are single-turn: exactly one human message.
+import {shareGptMessage} from "./message.js";
+
 export const sharegptSchema = {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "urn:icon2:schema:sharegpt",
@@ -23,23 +25,7 @@ export const sharegptSchema = {
         rejected: {$ref: "#/$defs/gptMessage"}
     },
     $defs: {
-        humanMessage: {
-            type: "object",
-            required: ["from", "value"],
-            additionalProperties: false,
-            properties: {
-                from: {const: "human"},
-                value: {type: "string", minLength: 1}
-            }
-        },
-        gptMessage: {
-            type: "object",
-            required: ["from", "value"],
-            additionalProperties: false,
-            properties: {
-                from: {const: "gpt"},
-                value: {type: "string", minLength: 1}
-            }
-        }
+        humanMessage: shareGptMessage("human"),
+        gptMessage: shareGptMessage("gpt")
     }
 } as const;

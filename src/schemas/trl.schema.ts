@@ -4,6 +4,8 @@
 // {"prompt": [{"role": "user", ...}], "chosen": [{"role": "assistant", ...}], "rejected": [...]}).
 // icon2 rows are single-turn, so the schema is exactly that shape; extra columns are rejected because
 // they are where trainers disagree (TRL passes them through to the collator, others drop them).
+import {roleMessage} from "./message.js";
+
 export const trlSchema = {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     $id: "urn:icon2:schema:trl",
@@ -22,24 +24,8 @@ export const trlSchema = {
         rejected: {$ref: "#/$defs/completion"}
     },
     $defs: {
-        userMessage: {
-            type: "object",
-            required: ["role", "content"],
-            additionalProperties: false,
-            properties: {
-                role: {const: "user"},
-                content: {type: "string", minLength: 1}
-            }
-        },
-        assistantMessage: {
-            type: "object",
-            required: ["role", "content"],
-            additionalProperties: false,
-            properties: {
-                role: {const: "assistant"},
-                content: {type: "string", minLength: 1}
-            }
-        },
+        userMessage: roleMessage("user"),
+        assistantMessage: roleMessage("assistant"),
         completion: {
             type: "array",
             prefixItems: [{$ref: "#/$defs/assistantMessage"}],
