@@ -565,11 +565,18 @@ export class Engine {
                     a.generated.push(token);
                     generatedTokens++;
                     if (sampling.stopStrings.length > 0) {
-                        const text = model.detokenize(Int32Array.from(a.generated));
-                        const cut = firstStop(text, sampling.stopStrings);
-                        if (cut >= 0) {
-                            await finish(a, "stop", text.slice(0, cut));
-                            continue;
+                        // Earlier steps found no stop, so a new one ends in the newest token: looking at a
+                        // tail of (longest stop + margin) tokens is enough, and keeps this step O(1).
+                        const window = Math.max(...sampling.stopStrings.map((stop) => stop.length)) + 4;
+                        const tail = model.detokenize(Int32Array.from(a.generated.slice(-window)));
+                        if (firstStop(tail, sampling.stopStrings) >= 0) {
+                            const text = model.detokenize(Int32Array.from(a.generated));
+                            const cut = firstStop(text, sampling.stopStrings);
+                            // a tail cut inside a multi-byte character can read differently from the whole text
+                            if (cut >= 0) {
+                                await finish(a, "stop", text.slice(0, cut));
+                                continue;
+                            }
                         }
                     }
                     if (a.generated.length >= sampling.maxTokens) {
