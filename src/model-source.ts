@@ -46,13 +46,21 @@ export interface FileIdentity {
     name: string;
     size: number;
     sha256: string;
+    /** modification time when hashed; lets a resume skip rehashing an unchanged file */
+    mtimeMs?: number;
 }
 
-/** Name, size and sha256 of a file (streamed; a few seconds per GB). */
-export async function fileIdentity(file: string): Promise<FileIdentity> {
+/**
+ * Name, size and sha256 of a file (streamed; a few seconds per GB). When `known` describes the same
+ * file (name, size and modification time), its hash is reused instead of reading gigabytes again.
+ */
+export async function fileIdentity(file: string, known?: FileIdentity): Promise<FileIdentity> {
+    const stat = fs.statSync(file);
+    if (known && known.name === path.basename(file) && known.size === stat.size && known.mtimeMs === stat.mtimeMs)
+        return known;
     const hash = crypto.createHash("sha256");
     const stream = fs.createReadStream(file);
     for await (const chunk of stream)
         hash.update(chunk as Buffer);
-    return {name: path.basename(file), size: fs.statSync(file).size, sha256: hash.digest("hex")};
+    return {name: path.basename(file), size: stat.size, sha256: hash.digest("hex"), mtimeMs: stat.mtimeMs};
 }

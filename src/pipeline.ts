@@ -242,9 +242,9 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
         throw new Error(`another icon2 run is using ${out} (lock ${out}.lock); wait for it or remove the stale lock`);
     }
     try {
-        const identity = await fileIdentity(model.info.path);
-        const hashes = stageHashes(config, identity);
         const existing = readManifest(paths.manifest);
+        const identity = await fileIdentity(model.info.path, existing?.model);
+        const hashes = stageHashes(config, identity);
         if (existing && (existing.model.sha256 !== identity.sha256))
             throw new Error(`${out} was made with model ${existing.model.name} (sha256 ${existing.model.sha256.slice(0, 12)}…), not ${identity.name}; use another --out`);
         const manifest: RunManifest = existing ?? {icon2Version, llamaCpp: options.llamaCppVersion, created: new Date().toISOString(), model: identity, config, stages: {}};
