@@ -5,8 +5,10 @@ import yargs, {type CommandModule} from "yargs";
 import {hideBin} from "yargs/helpers";
 import {commands} from "./commands/index.js";
 
+/** A usage mistake yargs found (unknown flag, bad choice): stops before any command handler runs. */
+class UsageError extends Error {}
+
 export async function main(argv: string[]): Promise<number> {
-    let exitCode = 0;
     const parser = yargs(argv)
         .scriptName("icon2")
         .usage("$0 <command> [options]\n\nBuild a DPO preference dataset from a local GGUF chat model with the Icon² method.")
@@ -17,10 +19,8 @@ export async function main(argv: string[]): Promise<number> {
         .recommendCommands()
         .wrap(Math.min(110, process.stdout.columns || 100))
         .fail((message, error) => {
-            if (error)
-                throw error;
-            process.stderr.write(`icon2: ${message}\nRun icon2 --help for usage.\n`);
-            exitCode = 2;
+            // throwing (not returning) is what keeps yargs from running the handler anyway
+            throw error ?? new UsageError(message);
         })
         .help()
         .version();
@@ -29,12 +29,16 @@ export async function main(argv: string[]): Promise<number> {
     try {
         await parser.parseAsync();
     } catch (err) {
+        if (err instanceof UsageError) {
+            process.stderr.write(`icon2: ${err.message}\nRun icon2 --help for usage.\n`);
+            return 2;
+        }
         process.stderr.write(`icon2: error: ${(err as Error).message}\n`);
         if (process.env.ICON2_DEBUG)
             process.stderr.write(`${(err as Error).stack}\n`);
         return (err as {exitCode?: number}).exitCode ?? 1;
     }
-    return exitCode || (process.exitCode as number | undefined) || 0;
+    return (process.exitCode as number | undefined) || 0;
 }
 
 main(hideBin(process.argv)).then((code) => {
