@@ -1,5 +1,6 @@
 #include "context.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -439,6 +440,46 @@ Napi::Value AddonContext::GetLogits(const Napi::CallbackInfo & info) {
     return out;
 }
 
+// tokenLogProbs(batchRows, tokens) -> Float64Array: log p(tokens[k]) under the logits of output row
+// batchRows[k] of the last decode (log-softmax in double), so scoring a text never copies whole
+// vocabulary rows to JavaScript.
+Napi::Value AddonContext::TokenLogProbs(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    check_usable(env);
+    Napi::Int32Array rows = info[0].As<Napi::Int32Array>();
+    Napi::Int32Array tokens = info[1].As<Napi::Int32Array>();
+    const size_t n = rows.ElementLength();
+    if (tokens.ElementLength() != n) {
+        throw Napi::RangeError::New(env, "batchRows and tokens must have the same length");
+    }
+    const int32_t n_vocab = llama_vocab_n_tokens(owner->vocab);
+    Napi::Float64Array out = Napi::Float64Array::New(env, n);
+    for (size_t k = 0; k < n; k++) {
+        const int32_t row = rows[k];
+        const int32_t token = tokens[k];
+        if (row < 0 || row >= plan.n_tokens || batch.logits[row] == 0) {
+            throw Napi::RangeError::New(env, "row " + std::to_string(row) + " of the last batch has no logits");
+        }
+        if (token < 0 || token >= n_vocab) {
+            throw Napi::RangeError::New(env, "token " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
+        }
+        const float * logits = llama_get_logits_ith(ctx, row);
+        if (logits == nullptr) {
+            throw Napi::Error::New(env, "no logits for row " + std::to_string(row));
+        }
+        double max_logit = logits[0];
+        for (int32_t v = 1; v < n_vocab; v++) {
+            max_logit = std::max(max_logit, (double) logits[v]);
+        }
+        double sum = 0.0;
+        for (int32_t v = 0; v < n_vocab; v++) {
+            sum += std::exp((double) logits[v] - max_logit);
+        }
+        out[k] = (double) logits[token] - max_logit - std::log(sum);
+    }
+    return out;
+}
+
 // setSteering(seqId, il, vector, scale): rows of seqId flagged "steer" get scale·vector added at l_out-<il>.
 Napi::Value AddonContext::SetSteering(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
@@ -619,6 +660,7 @@ void AddonContext::Register(Napi::Env env, Napi::Object exports) {
     exports.Set("AddonContext", DefineClass(env, "AddonContext", {
         InstanceMethod("decode", &AddonContext::Decode),
         InstanceMethod("getLogits", &AddonContext::GetLogits),
+        InstanceMethod("tokenLogProbs", &AddonContext::TokenLogProbs),
         InstanceMethod("setSteering", &AddonContext::SetSteering),
         InstanceMethod("clearSteering", &AddonContext::ClearSteering),
         InstanceMethod("setSampler", &AddonContext::SetSampler),

@@ -71,6 +71,7 @@ class AddonContext : public Napi::ObjectWrap<AddonContext> {
   private:
     Napi::Value Decode(const Napi::CallbackInfo & info);
     Napi::Value GetLogits(const Napi::CallbackInfo & info);
+    Napi::Value TokenLogProbs(const Napi::CallbackInfo & info);
     Napi::Value SetSteering(const Napi::CallbackInfo & info);
     Napi::Value ClearSteering(const Napi::CallbackInfo & info);
     Napi::Value SetSampler(const Napi::CallbackInfo & info);

@@ -51,6 +51,8 @@ export interface AddonContext {
     decode(tokens: Int32Array, positions: Int32Array, seqIds: Int32Array, flags: Uint8Array,
         captureLayers: Int32Array | null, sampleSeqs: Int32Array | null): Promise<AddonDecodeResult>;
     getLogits(batchRow: number): Float32Array;
+    /** log-softmax of each listed output row of the last decode, read at the paired token */
+    tokenLogProbs(batchRows: Int32Array, tokens: Int32Array): Float64Array;
     setSteering(seqId: number, il: number, vector: Float32Array, scale: number): void;
     clearSteering(seqId: number): void;
     setSampler(seqId: number, params: AddonSamplerParams): void;

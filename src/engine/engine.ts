@@ -100,6 +100,11 @@ export interface EvaluateItem {
     tokens: Int32Array;
     /** steers every token of the item */
     steering?: Steering;
+    /**
+     * Also score the item's own text: return log p(tokens[k] | tokens[0..k)) for every k from this
+     * index on (1 ≤ scoreFrom ≤ tokens.length; tokens.length scores nothing).
+     */
+    scoreFrom?: number;
 }
 
 export interface EvaluateOptions {
@@ -117,6 +122,8 @@ export interface Evaluation {
     /** last-token output of each requested block, in `layers` order; each of length n_embd */
     hidden: Float32Array[];
     logits: Float32Array | null;
+    /** with `scoreFrom`: log-probability of each token from `scoreFrom` on, in nats; otherwise null */
+    tokenLogProbs: Float64Array | null;
 }
 
 export class AbortError extends Error {
@@ -304,6 +311,8 @@ export class Engine {
             if (item.tokens.length > this.contextSize)
                 throw new RangeError(`item ${i} has ${item.tokens.length} tokens; the context holds ${this.contextSize}: raise contextSize`);
             checkSteering(item.steering, nLayer, nEmbd);
+            if (item.scoreFrom !== undefined && (!Number.isInteger(item.scoreFrom) || item.scoreFrom < 1 || item.scoreFrom > item.tokens.length))
+                throw new RangeError(`item ${i}: scoreFrom must be an integer in [1, ${item.tokens.length}], got ${item.scoreFrom}`);
         });
         const results: Evaluation[] = new Array(items.length);
         if (items.length === 0)
@@ -322,13 +331,18 @@ export class Engine {
                     k++;
                 prefixLength = k;
             }
+            // the shared prefix is decoded without outputs, so it must end before the first scored prediction
+            for (const item of items) {
+                if (item.scoreFrom !== undefined)
+                    prefixLength = Math.min(prefixLength, item.scoreFrom - 1);
+            }
         }
         const prefixSeq = prefixLength > 0 ? 0 : -1;
         const freeSeqs: number[] = [];
         for (let s = this.sequences - 1; s > prefixSeq; s--)
             freeSeqs.push(s);
 
-        interface Active {index: number; seq: number; offset: number; steered: boolean}
+        interface Active {index: number; seq: number; offset: number; steered: boolean; logProbs: Float64Array | null}
         const active: Active[] = [];
         let next = 0, done = 0, kvUsed = prefixLength;
         try {
@@ -350,39 +364,55 @@ export class Engine {
                     if (prefixLength > 0)
                         this.native.memorySeqCp(prefixSeq, seq, 0, prefixLength);
                     const steered = this.applySteering(seq, items[next].steering);
-                    active.push({index: next, seq, offset: prefixLength, steered});
+                    const {scoreFrom, tokens} = items[next];
+                    const logProbs = scoreFrom === undefined ? null : new Float64Array(tokens.length - scoreFrom);
+                    active.push({index: next, seq, offset: prefixLength, steered, logProbs});
                     kvUsed += need;
                     next++;
                 }
                 const batch: BatchToken[] = [];
-                const outputs: Active[] = [];
+                // rows ending an item (with their ordinal among output rows, which indexes `captured`)
+                const lastRows: {a: Active; row: number; ordinal: number}[] = [];
+                // rows whose logits score the item's next token
+                const scoreRows: number[] = [], scoreTokens: number[] = [], scoreSlots: {a: Active; k: number}[] = [];
+                let outputCount = 0;
                 for (const a of active) {
-                    const tokens = items[a.index].tokens;
+                    const {tokens, scoreFrom} = items[a.index];
                     const take = Math.min(tokens.length - a.offset, this.batchSize - batch.length);
                     for (let k = 0; k < take; k++) {
                         const pos = a.offset + k;
                         const last = pos === tokens.length - 1;
-                        batch.push({token: tokens[pos], pos, seq: a.seq, flags: (last ? FLAG_OUTPUT : 0) | (a.steered ? FLAG_STEER : 0)});
+                        const scored = scoreFrom !== undefined && !last && pos >= scoreFrom - 1;
+                        const row = batch.length;
+                        batch.push({token: tokens[pos], pos, seq: a.seq, flags: (last || scored ? FLAG_OUTPUT : 0) | (a.steered ? FLAG_STEER : 0)});
+                        if (scored) {
+                            scoreRows.push(row);
+                            scoreTokens.push(tokens[pos + 1]);
+                            scoreSlots.push({a, k: pos + 1 - scoreFrom});
+                        }
                         if (last)
-                            outputs.push(a);
+                            lastRows.push({a, row, ordinal: outputCount});
+                        if (last || scored)
+                            outputCount++;
                     }
                     a.offset += take;
                     if (batch.length === this.batchSize)
                         break;
                 }
                 const result = await this.decode(batch, captureLayers, null);
-                let row = 0;
-                for (let o = 0; o < outputs.length; o++) {
-                    const a = outputs[o];
-                    while (batch[row].seq !== a.seq || (batch[row].flags & FLAG_OUTPUT) === 0)
-                        row++;
+                if (scoreRows.length > 0) {
+                    const logProbs = this.native.tokenLogProbs(Int32Array.from(scoreRows), Int32Array.from(scoreTokens));
+                    scoreSlots.forEach(({a, k}, j) => {
+                        a.logProbs![k] = logProbs[j];
+                    });
+                }
+                for (const {a, row, ordinal} of lastRows) {
                     const hidden: Float32Array[] = [];
                     if (result.captured) {
                         for (let k = 0; k < layers.length; k++)
-                            hidden.push(result.captured.subarray((o * layers.length + k) * nEmbd, (o * layers.length + k + 1) * nEmbd));
+                            hidden.push(result.captured.subarray((ordinal * layers.length + k) * nEmbd, (ordinal * layers.length + k + 1) * nEmbd));
                     }
-                    results[a.index] = {hidden, logits: options.logits ? this.native.getLogits(row) : null};
-                    row++;
+                    results[a.index] = {hidden, logits: options.logits ? this.native.getLogits(row) : null, tokenLogProbs: a.logProbs};
                     this.native.memorySeqRm(a.seq, -1, -1);
                     this.native.clearSteering(a.seq);
                     kvUsed -= items[a.index].tokens.length - prefixLength;

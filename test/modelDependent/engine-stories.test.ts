@@ -128,6 +128,48 @@ describe.skipIf(!haveModel)("engine on stories260K", () => {
         }
     });
 
+    it("scoreFrom: token log-probabilities equal log-softmax of llama.cpp's logits at each prefix, batched and with a shared prefix", async () => {
+        const texts = ["Once upon a time there was a cat named Tom.", "Once upon a time there was a big dog. He ran", "Once upon a time a bird sang"];
+        const items = texts.map((t) => ({tokens: model.tokenize(t), scoreFrom: 5}));
+        // reference: each prefix decoded alone, its last-token logits read back, log-softmax in double here
+        const expected = await Promise.all(items.map(async ({tokens, scoreFrom}) => {
+            const out: number[] = [];
+            for (let k = scoreFrom; k < tokens.length; k++) {
+                const [e] = await engine.evaluate([{tokens: tokens.subarray(0, k)}], {logits: true});
+                const logits = e.logits!;
+                const max = Math.max(...logits);
+                const logSum = Math.log(logits.reduce((acc, x) => acc + Math.exp(x - max), 0));
+                out.push(logits[tokens[k]] - max - logSum);
+            }
+            return out;
+        }));
+        for (const reusePrefix of [true, false]) {
+            const scored = await engine.evaluate(items, {reusePrefix, layers: [2], logits: true});
+            scored.forEach((e, i) => {
+                expect(e.tokenLogProbs).toHaveLength(items[i].tokens.length - 5);
+                expect(maxAbsDiff(e.tokenLogProbs!, expected[i])).toBeLessThanOrEqual(1e-4);
+                for (const lp of e.tokenLogProbs!)
+                    expect(lp).toBeLessThan(0);
+            });
+            // the last token's outputs are unchanged by the extra output rows
+            const plain = await engine.evaluate(items.map(({tokens}) => ({tokens})), {reusePrefix, layers: [2], logits: true});
+            scored.forEach((e, i) => {
+                expect(maxAbsDiff(e.logits!, plain[i].logits!)).toBeLessThanOrEqual(1e-4);
+                expect(maxAbsDiff(e.hidden[0], plain[i].hidden[0])).toBeLessThanOrEqual(1e-5);
+                expect(plain[i].tokenLogProbs).toBeNull();
+            });
+        }
+        // the model's own greedy continuation is likelier than the same tokens reversed
+        const prompt = model.tokenize("Once upon a time");
+        const [greedy] = await engine.generate([{prompt, sampling: {maxTokens: 16}}]);
+        const [own, reversed] = await engine.evaluate([greedy.tokens, [...greedy.tokens].reverse()].map((t) =>
+            ({tokens: Int32Array.from([...prompt, ...t]), scoreFrom: prompt.length})));
+        const mean = (a: Float64Array) => a.reduce((x, y) => x + y, 0) / a.length;
+        expect(mean(own.tokenLogProbs!)).toBeGreaterThan(mean(reversed.tokenLogProbs!) + 1);
+        await expect(engine.evaluate([{tokens: prompt, scoreFrom: 0}])).rejects.toThrow(/scoreFrom must be an integer in \[1, 5\], got 0/);
+        await expect(engine.evaluate([{tokens: prompt, scoreFrom: 6}])).rejects.toThrow(/scoreFrom must be an integer in \[1, 5\], got 6/);
+    });
+
     it("cancels with an AbortSignal", async () => {
         const controller = new AbortController();
         const requests = Array.from({length: 4}, () => ({prompt: model.tokenize("Once upon a time"), sampling: {maxTokens: 200}}));
