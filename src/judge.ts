@@ -1,11 +1,15 @@
-// A pairwise self-judge: the model (or a second judge model) reads an instruction and two responses
-// and its next-token logits say which response it thinks is better. No sampling: the verdict is the
-// probability mass on the two answer tokens, and both presentation orders are averaged so the
-// well-known position bias of LLM judges cancels. The sweep (src/sweep.ts) uses it where the paper's
-// Appendix J uses a reward model.
-import {renderChat, type ChatTemplate} from "./chat.js";
+// Pairwise judges for the sweep (src/sweep.ts), where the paper's Appendix J uses a reward model.
+// Both answer "is the first response to this instruction better than the second?" with a
+// probability, deterministically (no sampling), and order-symmetric by construction:
+// - ComparisonJudge: an instruct model reads the instruction and both responses under a fixed
+//   comparison prompt; its next-token logits over the two answer labels give the verdict, averaged
+//   over both presentation orders so the well-known position bias of LLM judges cancels.
+// - LikelihoodJudge: for base models, which cannot follow a comparison prompt (measured: stories260K
+//   puts every verdict within 0.008 of 0.5), each response is scored by its mean per-token
+//   log-likelihood after the instruction, and the two scores are compared (Bradley–Terry).
+import {builtinTemplates, renderChat, type ChatTemplate} from "./chat.js";
 import {AbortError, type Engine, type Model} from "./engine/index.js";
-import {tokenizePrompt} from "./prompt.js";
+import {tokenizePrompt, userTurnPrompt} from "./prompt.js";
 
 /** One judgement: is `first` a better response to `instruction` than `second`? */
 export interface Comparison {
@@ -14,12 +18,12 @@ export interface Comparison {
     second: string;
 }
 
-export interface SelfJudgeOptions {
+export interface JudgeOptions {
     /** Parallel sequences in the judge's engine. Defaults to 4. */
     sequences?: number;
     /**
-     * KV cache size in tokens, shared by the parallel sequences; one judge prompt (instruction, both
-     * responses and the fixed wording, about 60 tokens) must fit. Defaults to 4096.
+     * KV cache size in tokens, shared by the parallel sequences; one judge prompt (for comparisons:
+     * instruction, both responses and about 60 tokens of fixed wording) must fit. Defaults to 4096.
      */
     contextSize?: number;
     /** CPU threads. Defaults to llama.cpp's choice; use 1 for tiny models. */
@@ -28,10 +32,36 @@ export interface SelfJudgeOptions {
 
 export const judgeDefaults = {sequences: 4, contextSize: 4096, batchSize: 512} as const;
 
+/** `compare`: the comparison prompt (instruct models); `likelihood`: mean log-likelihood (base models). */
+export type JudgeMethod = "compare" | "likelihood";
+
+/** What sweep.json records about the judge. */
+export interface JudgeDescription {
+    method: JudgeMethod;
+    /** the judge model's name (or path) */
+    model: string;
+    /** the comparison prompt's answer labels (compare only) */
+    labels?: readonly [string, string];
+}
+
 export interface CompareOptions {
     signal?: AbortSignal;
-    /** prompts judged so far of `total` (two per comparison with distinct responses) */
+    /** judge prompts evaluated so far of `total` (compare: two per comparison with distinct responses; likelihood: one per distinct response) */
     onProgress?: (done: number, total: number) => void;
+}
+
+/** A pairwise judge: P(first is better) for each comparison, with judge(a, b) = 1 − judge(b, a) exactly. */
+export interface Judge extends AsyncDisposable {
+    readonly method: JudgeMethod;
+    readonly model: Model;
+    describe(): JudgeDescription;
+    /**
+     * P(first is better) for each comparison, in input order, each in (0, 1); exactly 0.5 for
+     * identical responses. All prompts go to the engine in one batched call.
+     */
+    compare(items: readonly Comparison[], options?: CompareOptions): Promise<number[]>;
+    /** Frees the judge's engine (not the model). Idempotent. */
+    dispose(): Promise<void>;
 }
 
 /** The two labels the prompt names the responses by, and the vocabulary tokens that answer with them. */
@@ -128,21 +158,43 @@ function sigmoid(x: number): number {
     return e / (1 + e);
 }
 
+function checkComparison(item: Comparison, index: number): void {
+    for (const key of ["instruction", "first", "second"] as const) {
+        if (typeof item[key] !== "string")
+            throw new TypeError(`comparison ${index}: ${key} must be a string, got ${typeof item[key]}`);
+    }
+}
+
 /**
- * The model as a pairwise judge. `compare` returns P(first is better) for each comparison:
+ * Exact order symmetry: every comparison is decided for its canonical order (the code-unit order of
+ * the two texts) and the other direction is 1 minus that, so judge(a, b) = 1 − judge(b, a) to the
+ * last bit rather than to the engine's batch-dependent rounding. Identical responses are exactly 0.5.
+ */
+function canonical(item: Comparison): {firstIsCanonical: boolean; p: string; q: string} {
+    const firstIsCanonical = item.first < item.second;
+    return firstIsCanonical ? {firstIsCanonical, p: item.first, q: item.second} : {firstIsCanonical, p: item.second, q: item.first};
+}
+
+async function createJudgeEngine(model: Model, options: JudgeOptions): Promise<Engine> {
+    return model.createEngine({
+        sequences: options.sequences ?? judgeDefaults.sequences,
+        contextSize: options.contextSize ?? judgeDefaults.contextSize,
+        batchSize: judgeDefaults.batchSize,
+        threads: options.threads
+    });
+}
+
+/**
+ * The model as a pairwise judge through a comparison prompt. `compare` returns P(first is better):
  *
  *     p(X, Y) = σ(logit[label₀] − logit[label₁]) after the prompt showing X as label₀ and Y as label₁
  *             = softmax over the two answer tokens only (the rest of the vocabulary is ignored)
  *     judge(x, y) = (p(x, y) + 1 − p(y, x)) / 2
  *
- * so judge(x, y) = 1 − judge(y, x) by construction. To make that hold to the last bit rather than to
- * the engine's batch-dependent rounding, both orders are always evaluated as the pair (canonical
- * first, canonical second), the canonical order being the code-unit order of the two texts, and the
- * other direction is 1 minus it. Identical responses get exactly 0.5 without decoding.
- *
  * Owns its engine: dispose the judge (not the model) when done; the model must outlive it.
  */
-export class SelfJudge {
+export class ComparisonJudge implements Judge {
+    readonly method = "compare";
     private disposed = false;
 
     private constructor(
@@ -152,15 +204,13 @@ export class SelfJudge {
         private readonly engine: Engine
     ) {}
 
-    static async create(model: Model, template: ChatTemplate, options: SelfJudgeOptions = {}): Promise<SelfJudge> {
+    static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<ComparisonJudge> {
         const verdict = findVerdictTokens(model, template);
-        const engine = await model.createEngine({
-            sequences: options.sequences ?? judgeDefaults.sequences,
-            contextSize: options.contextSize ?? judgeDefaults.contextSize,
-            batchSize: judgeDefaults.batchSize,
-            threads: options.threads
-        });
-        return new SelfJudge(model, template, verdict, engine);
+        return new ComparisonJudge(model, template, verdict, await createJudgeEngine(model, options));
+    }
+
+    describe(): JudgeDescription {
+        return {method: this.method, model: this.model.info.name || this.model.info.path, labels: this.verdict.labels};
     }
 
     /** The token sequence that shows `shownFirst` under label₀ and `shownSecond` under label₁. */
@@ -169,30 +219,22 @@ export class SelfJudge {
         return tokenizePrompt(this.model, this.template, judgePromptText(this.template, question, this.verdict.prefill));
     }
 
-    /**
-     * P(first is better) for each comparison, in input order, each in (0, 1). All prompts go to the
-     * engine in one batched call. Throws naming the comparison when its prompt does not fit the
-     * judge's context.
-     */
+    /** Throws naming the comparison when its prompt does not fit the judge's context. */
     async compare(items: readonly Comparison[], options: CompareOptions = {}): Promise<number[]> {
         if (this.disposed)
-            throw new Error("SelfJudge is disposed");
+            throw new Error("judge is disposed");
         const results = new Array<number>(items.length);
         const prompts: Int32Array[] = [];
         // per comparison: index of its canonical-order prompt pair, and whether first is canonical
         const pending: {index: number; prompt: number; firstIsCanonical: boolean}[] = [];
         const contextSize = this.engine.contextSize;
         items.forEach((item, index) => {
-            for (const key of ["instruction", "first", "second"] as const) {
-                if (typeof item[key] !== "string")
-                    throw new TypeError(`comparison ${index}: ${key} must be a string, got ${typeof item[key]}`);
-            }
+            checkComparison(item, index);
             if (item.first === item.second) {
                 results[index] = 0.5;
                 return;
             }
-            const firstIsCanonical = item.first < item.second;
-            const [p, q] = firstIsCanonical ? [item.first, item.second] : [item.second, item.first];
+            const {firstIsCanonical, p, q} = canonical(item);
             const pq = this.promptTokens(item.instruction, p, q);
             const qp = this.promptTokens(item.instruction, q, p);
             const longest = Math.max(pq.length, qp.length);
@@ -227,7 +269,6 @@ export class SelfJudge {
         return results;
     }
 
-    /** Frees the judge's engine (not the model). Idempotent. */
     async dispose(): Promise<void> {
         if (this.disposed)
             return;
@@ -238,4 +279,151 @@ export class SelfJudge {
     async [Symbol.asyncDispose](): Promise<void> {
         await this.dispose();
     }
+}
+
+/**
+ * The model's likelihood as a pairwise judge, for base models. Each response r to instruction x is
+ * scored by its mean per-token log-likelihood under the judge, shown as the instruction's user turn
+ * followed by r, the way the response was generated:
+ *
+ *     s(r) = (1/|r|) Σₖ log p(rₖ | x, r₍<k₎)        (an empty response scores its end token alone)
+ *     judge(a, b) = σ(s(a) − s(b))                   (Bradley–Terry on per-token log-likelihood)
+ *
+ * It rates fluency and fit to the instruction under the judge model, not alignment: a model judging
+ * its own outputs favours its unsteered text. Each distinct (instruction, response) is scored once
+ * per call, however many comparisons it is in.
+ *
+ * Owns its engine: dispose the judge (not the model) when done; the model must outlive it.
+ */
+export class LikelihoodJudge implements Judge {
+    readonly method = "likelihood";
+    private disposed = false;
+
+    private constructor(readonly model: Model, readonly template: ChatTemplate, private readonly engine: Engine) {}
+
+    static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<LikelihoodJudge> {
+        return new LikelihoodJudge(model, template, await createJudgeEngine(model, options));
+    }
+
+    describe(): JudgeDescription {
+        return {method: this.method, model: this.model.info.name || this.model.info.path};
+    }
+
+    /**
+     * The scored token sequence of `response` after `instruction`, and where the response starts.
+     * The response is tokenized on its own without special tokens (as the engine's generated text
+     * re-tokenizes); an empty response is the end-of-generation token.
+     */
+    scoredTokens(instruction: string, response: string): {tokens: Int32Array; scoreFrom: number} {
+        const prompt = tokenizePrompt(this.model, this.template, userTurnPrompt(this.template, instruction));
+        let body = this.model.tokenize(response, {addBos: false, special: false});
+        if (body.length === 0) {
+            const {eos} = this.model.info;
+            if (eos === null)
+                throw new Error(`judge model ${this.model.info.name || this.model.info.path} has no end-of-generation token, so an empty response cannot be scored`);
+            body = Int32Array.of(eos);
+        }
+        const tokens = new Int32Array(prompt.length + body.length);
+        tokens.set(prompt);
+        tokens.set(body, prompt.length);
+        return {tokens, scoreFrom: prompt.length};
+    }
+
+    /** Mean per-token log-likelihood of each response after its instruction (nats per token), in input order. */
+    async score(items: readonly {instruction: string; response: string}[], options: CompareOptions = {}): Promise<number[]> {
+        if (this.disposed)
+            throw new Error("judge is disposed");
+        const contextSize = this.engine.contextSize;
+        const evaluateItems = items.map(({instruction, response}, index) => {
+            const item = this.scoredTokens(instruction, response);
+            if (item.tokens.length > contextSize)
+                throw new RangeError(
+                    `response ${index}: instruction and response have ${item.tokens.length} tokens but the judge's context holds ${contextSize}; ` +
+                    "raise the judge's contextSize or shorten the responses (--max-tokens)"
+                );
+            return item;
+        });
+        if (evaluateItems.length === 0)
+            return [];
+        const evaluations = await this.engine.evaluate(evaluateItems, {signal: options.signal, onProgress: options.onProgress});
+        return evaluations.map((e) => {
+            const logProbs = e.tokenLogProbs;
+            if (logProbs === null || logProbs.length === 0)
+                throw new Error("internal: the engine returned no token log-probabilities for a scored response");
+            let sum = 0;
+            for (const lp of logProbs)
+                sum += lp;
+            return sum / logProbs.length;
+        });
+    }
+
+    async compare(items: readonly Comparison[], options: CompareOptions = {}): Promise<number[]> {
+        if (this.disposed)
+            throw new Error("judge is disposed");
+        const results = new Array<number>(items.length);
+        const distinct = new Map<string, number>();
+        const toScore: {instruction: string; response: string}[] = [];
+        const slot = (instruction: string, response: string): number => {
+            // JSON keeps the key unambiguous whatever the texts contain
+            const key = JSON.stringify([instruction, response]);
+            let k = distinct.get(key);
+            if (k === undefined) {
+                k = toScore.length;
+                distinct.set(key, k);
+                toScore.push({instruction, response});
+            }
+            return k;
+        };
+        const pending: {index: number; p: number; q: number; firstIsCanonical: boolean}[] = [];
+        items.forEach((item, index) => {
+            checkComparison(item, index);
+            if (item.first === item.second) {
+                results[index] = 0.5;
+                return;
+            }
+            const {firstIsCanonical, p, q} = canonical(item);
+            pending.push({index, p: slot(item.instruction, p), q: slot(item.instruction, q), firstIsCanonical});
+        });
+        if (pending.length === 0)
+            return results;
+        if (options.signal?.aborted)
+            throw new AbortError();
+        const scores = await this.score(toScore, options);
+        for (const {index, p, q, firstIsCanonical} of pending) {
+            const preferCanonical = sigmoid(scores[p] - scores[q]);
+            results[index] = firstIsCanonical ? preferCanonical : 1 - preferCanonical;
+        }
+        return results;
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed)
+            return;
+        this.disposed = true;
+        await this.engine.dispose();
+    }
+
+    async [Symbol.asyncDispose](): Promise<void> {
+        await this.dispose();
+    }
+}
+
+/** `auto` picks by the judge's chat template. */
+export type JudgeMethodChoice = JudgeMethod | "auto";
+
+/**
+ * `auto`: the plain builtin template marks a base model (no chat format: stories260K, raw pretrained
+ * checkpoints), which cannot follow a comparison prompt, so it judges by likelihood; any real chat
+ * template means an instruct model, which judges by comparison.
+ */
+export function judgeMethodFor(template: ChatTemplate, choice: JudgeMethodChoice = "auto"): JudgeMethod {
+    if (choice !== "auto")
+        return choice;
+    return template.source === builtinTemplates.plain ? "likelihood" : "compare";
+}
+
+/** A judge on `model` with `template` by `method` (default `auto`). */
+export async function createJudge(model: Model, template: ChatTemplate, options: JudgeOptions & {method?: JudgeMethodChoice} = {}): Promise<Judge> {
+    const method = judgeMethodFor(template, options.method);
+    return method === "likelihood" ? LikelihoodJudge.create(model, template, options) : ComparisonJudge.create(model, template, options);
 }

@@ -84,6 +84,8 @@ export const RunConfig = z.object({
         layers: z.array(z.string()).optional(),
         maxTokens: z.number().int().positive().default(128),
         winRate: z.number().min(0).max(1).default(0.9),
+        /** how the model judges itself: see `judgeMethodFor` (auto: likelihood for the plain template, else compare) */
+        judgeMethod: z.enum(["auto", "compare", "likelihood"]).default("auto"),
         sequences: z.number().int().positive().default(sweepDefaults.sequences)
     }).strict().default({} as never),
     export: z.object({
@@ -346,7 +348,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             options.onStageStart?.("sweep", 1, "phases");
             const result = await runSweep(model, train, {
                 directions, template, gammaChosen: config.sweep.gammaChosen, gammaRejected: config.sweep.gammaRejected, layerRanges,
-                sample: config.sweep.sample, seed: config.seed, maxTokens: config.sweep.maxTokens, winRateThreshold: config.sweep.winRate,
+                sample: config.sweep.sample, seed: config.seed, maxTokens: config.sweep.maxTokens, winRateThreshold: config.sweep.winRate, judgeMethod: config.sweep.judgeMethod,
                 temperature: config.pairs.temperature, topP: config.pairs.topP, sequences: config.sweep.sequences, threads: config.threads, signal: options.signal,
                 onProgress: (p) => options.onStageProgress?.("sweep", p.done, p.total, {phase: p.phase})
             });

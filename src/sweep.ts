@@ -8,7 +8,7 @@ import {turnMarkers, type ChatTemplate} from "./chat.js";
 import {checkFitsModel, type DirectionSet} from "./control-vector.js";
 import {defaults} from "./defaults.js";
 import type {GenerationRequest, LayerIndex, Model, Steering} from "./engine/index.js";
-import {SelfJudge, type Comparison} from "./judge.js";
+import {createJudge, type Comparison, type Judge, type JudgeDescription, type JudgeMethodChoice} from "./judge.js";
 import {defaultLayerRange, layersInRange} from "./layers.js";
 import {tokenizePrompt, userTurnPrompt} from "./prompt.js";
 import {checkLayerRange, formatLayerRange, recommend, recommendDefaults, type GammaMinusRow, type GammaPlusRow, type LayerRange, type Recommendation} from "./recommend.js";
@@ -26,6 +26,9 @@ export const sweepDefaults = Object.freeze({
     /** parallel sequences while generating */
     sequences: 16
 });
+
+/** How much more 4-gram repetition than unsteered the recommended γ⁺ may show before the sweep warns of loops. */
+const loopWarningMargin = 0.2;
 
 export interface SweepProgress {
     phase: "generate" | "judge";
@@ -61,11 +64,13 @@ export interface SweepOptions {
     /** the smallest acceptable win rate of γ⁺-best over γ⁻. Defaults to 0.9 (paper). */
     winRateThreshold?: number;
     /**
-     * The judge. Defaults to a self-judge on `model` with `template` (created and disposed here). Pass
-     * one built on a second model (`SelfJudge.create(judgeModel, judgeTemplate)`) to judge with it; the
-     * caller then disposes it.
+     * The judge. Defaults to a self-judge on `model` with `template` by `judgeMethod` (created and
+     * disposed here). Pass one built on a second model (`createJudge(judgeModel, judgeTemplate)`) to
+     * judge with it; the caller then disposes it.
      */
-    judge?: SelfJudge;
+    judge?: Judge;
+    /** How the default self-judge judges. Defaults to `auto` (`judgeMethodFor`: likelihood for the plain template, else compare). */
+    judgeMethod?: JudgeMethodChoice;
     /** parallel sequences while generating. Defaults to 16. */
     sequences?: number;
     /** CPU threads for generation (and the default judge). Defaults to llama.cpp's choice. */
@@ -115,7 +120,7 @@ export interface SweepResult {
     /** ids of the sampled records, in input order */
     sample: string[];
     settings: {gammaChosen: number[]; gammaRejected: number[]; layers: string[]; maxTokens: number; temperature: number; topP: number; seed: number; winRateThreshold: number};
-    judge: {model: string; labels: readonly [string, string]};
+    judge: JudgeDescription;
     plus: GammaPlusRow[];
     minus: GammaMinusRow[];
     layers: LayerRangeRow[];
@@ -337,7 +342,12 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
 
     // --- judging
     const ownJudge = options.judge === undefined;
-    const judge = options.judge ?? await SelfJudge.create(model, options.template, {threads: options.threads});
+    const judge = options.judge ?? await createJudge(model, options.template, {threads: options.threads, method: options.judgeMethod});
+    if (judge.method === "likelihood" && judge.model === model)
+        warnings.push(
+            "the judge is the model's own likelihood (a base model, or --judge-method likelihood): it rates fluency, not alignment, " +
+            "and favours the unsteered text it generated itself, so γ⁺ leans to the smallest value; judge with an instruct model (--judge-model) to rate alignment"
+        );
     const n = sample.length;
     const plus: GammaPlusRow[] = [];
     const minus: GammaMinusRow[] = [];
@@ -348,7 +358,7 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
             const base = judged.done;
             const p = await judge.compare(items, {
                 signal: options.signal,
-                // the judge counts prompts (two per comparison); report comparisons
+                // the judge counts its own prompts (compare: two per comparison; likelihood: one per distinct response); report comparisons
                 onProgress: (done, total) => options.onProgress?.({phase: "judge", done: base + Math.round(items.length * done / total), total: judged.total})
             });
             judged.done += items.length;
@@ -424,6 +434,13 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
             sample.map((_, i) => (reference === "unsteered" ? response(i, null, 0) : response(i, s.layers, bestPlus.get(s.layers!)!)).text);
         return {layers: s.layers, gamma: s.gamma, reference, n, ...textStats(texts.map((t) => t.text), texts.map((t) => t.tokens.length), refs)};
     });
+    const unsteered = stats.find((s) => s.layers === null)!;
+    const chosenStats = stats.find((s) => s.layers === recommendation.layers && s.gamma === recommendation.gammaChosen);
+    if (chosenStats && chosenStats.repetition > unsteered.repetition + loopWarningMargin)
+        warnings.push(
+            `at the recommended γ⁺ = ${chosenStats.gamma} on layers ${chosenStats.layers}, ${(chosenStats.repetition * 100).toFixed(0)}% of word 4-grams repeat ` +
+            `(unsteered: ${(unsteered.repetition * 100).toFixed(0)}%); a judge can prefer fluent loops, so read some responses or lower γ⁺`
+        );
     for (const s of stats) {
         if (s.layers !== null && s.gamma === recommendation.gammaRejected && s.layers === recommendation.layers && s.identical !== null && s.identical > 0.5)
             warnings.push(`at the recommended γ⁻ = ${s.gamma} on layers ${s.layers}, ${(s.identical * 100).toFixed(0)}% of responses equal the γ⁺ ones; the pairs stage drops identical pairs`);
@@ -432,7 +449,7 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
     return {
         sample: sample.map((r) => r.id),
         settings: {gammaChosen, gammaRejected, layers: layerNames, maxTokens, temperature, topP, seed, winRateThreshold},
-        judge: {model: judge.model.info.name || judge.model.info.path, labels: judge.verdict.labels},
+        judge: judge.describe(),
         plus, minus, layers: layerRows, stats, recommendation,
         warnings: [...recommendation.warnings, ...warnings]
     };

@@ -4,7 +4,7 @@ import type {CommandModule} from "yargs";
 import {readDirectionsDir} from "../control-vector.js";
 import {defaults} from "../defaults.js";
 import {AbortError, type Model} from "../engine/index.js";
-import {SelfJudge} from "../judge.js";
+import {createJudge, type Judge, type JudgeMethodChoice} from "../judge.js";
 import {readJsonlAll, writeFileAtomic} from "../jsonl.js";
 import {checkLayerRange, parseLayerRanges, parseNumberList, recommendDefaults} from "../recommend.js";
 import {ScoredRecord} from "../records.js";
@@ -21,6 +21,7 @@ interface SweepArgs extends ModelArgs, CommonArgs {
     layers?: string;
     judgeModel?: string;
     judgeChatTemplate?: string;
+    judgeMethod: JudgeMethodChoice;
     winRate: string;
     maxTokens: string;
     temperature: string;
@@ -42,6 +43,10 @@ export const sweepCommand: CommandModule = {
         .option("layers", {type: "string", describe: "controlled block ranges to try, e.g. 10-20,2-12 (0-based, inclusive; default: the middle third)"})
         .option("judge-model", {type: "string", describe: "judge with this GGUF instead of the model itself (path, hf:… or URL)"})
         .option("judge-chat-template", {type: "string", describe: "chat template FILE or builtin NAME for --judge-model (default: its own)"})
+        .option("judge-method", {
+            choices: ["auto", "compare", "likelihood"] as const, default: "auto",
+            describe: "compare: the judge reads both responses and answers which is better (instruct models); likelihood: each response's mean log-likelihood (base models); auto: likelihood for the plain chat template, else compare"
+        })
         .option("win-rate", {type: "string", default: String(recommendDefaults.winRateThreshold), describe: "smallest acceptable share of pairs where the judge prefers γ⁺ over γ⁻"})
         .option("max-tokens", {type: "string", default: String(sweepDefaults.maxTokens), describe: "most tokens per response"})
         .option("temperature", {type: "string", default: String(defaults.pairs.temperature), describe: "sampling temperature (the pairs stage's; 0 = greedy); one sampler seed per record across settings"})
@@ -68,7 +73,7 @@ export const sweepCommand: CommandModule = {
         const progress = reporter(args);
         const model = await openModel(args, progress);
         let judgeModel: Model | undefined;
-        let judge: SelfJudge | undefined;
+        let judge: Judge | undefined;
         const interrupt = interruptSignal();
         try {
             // before any generation: the ranges against this model's blocks, naming the flag
@@ -82,13 +87,13 @@ export const sweepCommand: CommandModule = {
             const template = chatTemplateFor(model, args.chatTemplate);
             if (args.judgeModel !== undefined) {
                 judgeModel = await openModel({...args, model: args.judgeModel}, progress);
-                judge = await SelfJudge.create(judgeModel, chatTemplateFor(judgeModel, args.judgeChatTemplate), {threads: args.threads});
+                judge = await createJudge(judgeModel, chatTemplateFor(judgeModel, args.judgeChatTemplate), {threads: args.threads, method: args.judgeMethod});
             }
             let task: ReturnType<typeof progress.start> | undefined;
             let phase = "";
             const result = await runSweep(model, records, {
                 directions, template, gammaChosen, gammaRejected, layerRanges, sample, seed, temperature, topP, maxTokens,
-                winRateThreshold, judge, sequences, threads: args.threads, signal: interrupt.signal,
+                winRateThreshold, judge, judgeMethod: args.judgeMethod, sequences, threads: args.threads, signal: interrupt.signal,
                 onProgress: (p) => {
                     if (p.phase !== phase) {
                         task?.finish();

@@ -36,7 +36,9 @@ describe.skipIf(!haveStories)("icon2 sweep on stories260K", () => {
         const json = JSON.parse(fs.readFileSync(path.join(out, "sweep.json"), "utf8"));
         expect(json.sample).toHaveLength(4);
         expect(json.settings).toMatchObject({gammaChosen: [0.1, 0.5], gammaRejected: [-0.1, -0.5], layers: ["1-2", "2-3"], maxTokens: 16});
-        expect(json.judge.labels).toEqual(["1", "2"]);
+        // stories260K has no chat template (plain): auto judges by likelihood, and says what that means
+        expect(json.judge).toEqual({method: "likelihood", model: expect.any(String)});
+        expect(json.warnings.some((w: string) => w.startsWith("the judge is the model's own likelihood"))).toBe(true);
         expect(json.plus).toHaveLength(4);
         expect(json.minus).toHaveLength(4);
         for (const row of json.plus) {
@@ -74,6 +76,25 @@ describe.skipIf(!haveStories)("icon2 sweep on stories260K", () => {
         expect(b.plus).toEqual(a.plus);
         expect(b.minus).toEqual(a.minus);
         expect(b.recommendation).toEqual(a.recommendation);
+    });
+
+    it("--judge-method compare judges through the comparison prompt", () => {
+        const out = path.join(tmp, "compare");
+        const r = runCli([...sweepArgs(out), "--judge-method", "compare"]);
+        expect(r.code, r.stderr).toBe(0);
+        const json = JSON.parse(fs.readFileSync(path.join(out, "sweep.json"), "utf8"));
+        expect(json.judge).toMatchObject({method: "compare", labels: ["1", "2"]});
+        const byLikelihood = JSON.parse(fs.readFileSync(path.join(tmp, "out", "sweep.json"), "utf8"));
+        // same responses (same seed), other verdicts
+        expect(json.stats).toEqual(byLikelihood.stats);
+        expect(json.plus.map((r: {meanPreference: number}) => r.meanPreference)).not.toEqual(byLikelihood.plus.map((r: {meanPreference: number}) => r.meanPreference));
+        expect(json.warnings.some((w: string) => w.startsWith("the judge is the model's own likelihood"))).toBe(false);
+        const bad = runCli([...sweepArgs(path.join(tmp, "bad-method")), "--judge-method", "vibes"]);
+        // a usage error stops before the handler: nothing loads, nothing else is reported
+        expect(bad.code).toBe(2);
+        expect(bad.stderr.trim().split("\n")).toEqual([
+            "icon2: Invalid values:", '  Argument: judge-method, Given: "vibes", Choices: "auto", "compare", "likelihood"', "Run icon2 --help for usage."
+        ]);
     });
 
     it("rejects a γ list that is not numbers, before loading the model, with one line", () => {
