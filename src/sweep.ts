@@ -517,9 +517,9 @@ function escapeXml(text: string): string {
  * spreads evenly), because sweeps space γ geometrically.
  */
 export function sweepPlotSvg(result: Pick<SweepResult, "plus" | "minus" | "recommendation">, options: {width?: number; height?: number; winRateThreshold?: number} = {}): string {
-    const width = options.width ?? 680, height = options.height ?? 380;
+    const width = options.width ?? 720, height = options.height ?? 380;
     const threshold = options.winRateThreshold ?? recommendDefaults.winRateThreshold;
-    const margin = {left: 50, right: 150, top: 30, bottom: 44};
+    const margin = {left: 50, right: 190, top: 30, bottom: 44};
     const plotW = width - margin.left - margin.right, plotH = height - margin.top - margin.bottom;
     const gammas = [...result.plus, ...result.minus].map((r) => Math.abs(r.gamma)).filter((g) => g > 0);
     const lo = Math.log10(Math.min(...gammas, 0.01)), hi = Math.log10(Math.max(...gammas, 1));
@@ -532,7 +532,7 @@ export function sweepPlotSvg(result: Pick<SweepResult, "plus" | "minus" | "recom
     const parts: string[] = [];
     parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
     parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-    parts.push(`<text x="${margin.left}" y="18" font-size="13">Self-judge preference vs γ: γ⁻ win rate (left), γ⁺ preference (right)</text>`);
+    parts.push(`<text x="${margin.left}" y="18" font-size="13">Judge preference vs γ: γ⁻ win rate (left), γ⁺ preference over unsteered (right)</text>`);
     for (const v of [0, 0.25, 0.5, 0.75, 1]) {
         parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 0.5 ? "#999" : "#ddd"}"/>`);
         parts.push(`<text x="${margin.left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(2)}</text>`);
