@@ -2,7 +2,7 @@
 // the same run (llama.cpp's own tools built from the pinned source, or our own code with a feature
 // off), because absolute numbers on a small shared machine drift more than the ratios do.
 //
-//   npm run bench                         engine, extract, synthesize, pairs (those present)
+//   npm run bench                         engine, extract, synthesize, pairs, judge (those present)
 //   npm run bench -- engine               one benchmark (or several: `-- engine extract`)
 //   npm run bench -- extract --stimuli 32 flags after the names go to every selected benchmark
 //
@@ -18,7 +18,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {projectRoot} from "./llama-source.mjs";
 
-const known = ["engine", "extract", "synthesize", "pairs"];
+const known = ["engine", "extract", "synthesize", "pairs", "judge"];
 
 const argv = process.argv.slice(2);
 const firstFlag = argv.findIndex((a) => a.startsWith("--"));
