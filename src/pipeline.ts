@@ -221,6 +221,8 @@ export interface RunOptions {
     signal?: AbortSignal;
     llamaCppVersion: string;
     log?: (message: string) => void;
+    /** things the user should know (a short sample, a judge's limits); defaults to `log` with a "warning: " prefix */
+    warn?: (message: string) => void;
     onStageProgress?: (stage: StageName, done: number, total: number, info?: Record<string, string | number>) => void;
     onStageStart?: (stage: StageName, total: number, unit: string) => void;
     onStageEnd?: (stage: StageName, summary: string) => void;
@@ -235,6 +237,7 @@ export interface RunResult {
 export async function runPipeline(options: RunOptions): Promise<RunResult> {
     const {model, config, out} = options;
     const log = options.log ?? (() => undefined);
+    const warn = options.warn ?? ((message: string) => log(`warning: ${message}`));
     const paths = runPaths(out);
     fs.mkdirSync(out, {recursive: true});
     let release: () => Promise<void>;
@@ -314,7 +317,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
                 onProgress: (p) => options.onStageProgress?.("synthesize", p.kept, p.target, {attempts: p.attempts})
             });
             if (summary.exhausted)
-                log(`warning: only ${summary.kept} of ${config.synthesize.count} unique instructions after ${summary.attempts} attempts; continuing with those`);
+                warn(`only ${summary.kept} of ${config.synthesize.count} unique instructions after ${summary.attempts} attempts; continuing with those`);
             options.onStageEnd?.("synthesize", `synthesize: ${summary.kept} unique instructions from ${summary.attempts} attempts`);
             return {instructions: summary.kept, attempts: summary.attempts};
         });
@@ -332,7 +335,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             });
             const selection = selectInstructions(records, scores, {keep, normalization: config.score.normalization, balance, validation, seed: config.seed});
             for (const w of selection.warnings)
-                log(`warning: ${w}`);
+                warn(w);
             await writeSelection(paths.scored, selection.kept);
             options.onStageEnd?.("score", `score: kept ${selection.kept.length} of ${records.length} (${Object.entries(selection.keptSummary.perCriterion).map(([c, n]) => `${c} ${n}`).join(", ")})`);
             return {scored: records.length, kept: selection.kept.length, perCriterion: selection.keptSummary.perCriterion};
@@ -357,7 +360,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
             await writeFileAtomic(path.join(paths.sweep, "sweep.svg"), sweepPlotSvg(result, {winRateThreshold: config.sweep.winRate}));
             recommendation = result.recommendation;
             for (const w of result.warnings)
-                log(`warning: ${w}`);
+                warn(w);
             options.onStageEnd?.("sweep", `sweep: γ⁺ ${recommendation.gammaChosen}, γ⁻ ${recommendation.gammaRejected}, layers ${recommendation.layers} (${recommendation.reason})`);
             return {enabled: 1, sample: result.sample.length};
         }, () => (recommendation ? {recommendation} : {}));

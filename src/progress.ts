@@ -1,5 +1,6 @@
 // Progress for long stages. Stages report through callbacks; only the CLI turns them into output:
-// a live bar on a terminal (auto), plain lines (plain, also auto without a TTY), JSON lines (json) or nothing.
+// a live bar on a terminal (auto), plain lines (plain, also auto without a TTY), JSON lines (json) or
+// nothing but warnings (none).
 import cliProgress from "cli-progress";
 
 export type ProgressMode = "auto" | "plain" | "json" | "none";
@@ -16,6 +17,8 @@ export interface ProgressReporter {
     start(stage: string, total: number, unit: string): ProgressTask;
     /** a message line that does not disturb the bar */
     log(message: string): void;
+    /** "icon2: warning: message", in every mode: `none` silences progress, not what the user must know */
+    warn(message: string): void;
 }
 
 function formatEta(seconds: number): string {
@@ -37,6 +40,12 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
                 stream.write(JSON.stringify({event: "log", message}) + "\n");
             else if (effective !== "none")
                 stream.write(message + "\n");
+        },
+        warn(message) {
+            if (effective === "json")
+                stream.write(JSON.stringify({event: "warning", message}) + "\n");
+            else
+                stream.write(`icon2: warning: ${message}\n`);
         },
         start(stage, total, unit) {
             const started = Date.now();

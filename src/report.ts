@@ -3,6 +3,7 @@ import type {DirectionSet} from "./control-vector.js";
 import {accuracyPlotSvg, reportDirections} from "./inspect.js";
 import type {RunManifest} from "./pipeline.js";
 import type {PairRecord, ScoredRecord} from "./records.js";
+import type {SweepResult} from "./sweep.js";
 
 function escapeHtml(text: string): string {
     return text.replace(/[<>&"']/g, (c) => ({"<": "&lt;", ">": "&gt;", "&": "&amp;", "\"": "&quot;", "'": "&#39;"}[c]!));
@@ -41,6 +42,8 @@ export interface ReportInput {
     consistency: readonly number[];
     kept: readonly ScoredRecord[];
     pairs: readonly PairRecord[];
+    /** the sweep stage's result and plot (`--auto-gamma`), when it ran */
+    sweep?: {result: Pick<SweepResult, "judge" | "recommendation" | "warnings">; svg: string};
     /** pairs shown side by side. Defaults to 6. */
     examples?: number;
 }
@@ -55,13 +58,21 @@ export function renderReport(input: ReportInput): string {
   <p class="instruction">${escapeHtml(p.instruction)}</p>
   <div class="sides"><div><h4>chosen</h4><pre>${escapeHtml(p.chosen)}</pre></div><div><h4>rejected</h4><pre>${escapeHtml(p.rejected)}</pre></div></div>
 </section>`).join("\n");
+    const sweep = input.sweep;
+    const sweepHtml = sweep === undefined ? "" : `
+<h2>γ and layers (sweep)</h2>
+<p id="sweep-recommendation">Recommended and used: γ⁺ ${sweep.result.recommendation.gammaChosen}, γ⁻ ${sweep.result.recommendation.gammaRejected},
+layers ${escapeHtml(sweep.result.recommendation.layers)}; judge: ${escapeHtml(sweep.result.judge.method)} on <code>${escapeHtml(sweep.result.judge.model)}</code>.
+${escapeHtml(sweep.result.recommendation.reason)}</p>
+${sweep.svg}
+${sweep.result.warnings.map((w) => `<p class="warning">warning: ${escapeHtml(w)}</p>`).join("\n")}`;
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>icon2 run report</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 pre{white-space:pre-wrap;background:#f6f6f6;padding:.6em;border-radius:4px;font-size:.9em}
 .sides{display:grid;grid-template-columns:1fr 1fr;gap:1em}.pair{border-top:1px solid #ddd;margin-top:1em}
-.instruction{font-weight:600}table{border-collapse:collapse}td,th{padding:.2em .6em;text-align:left}
+.instruction{font-weight:600}.warning{color:#a40}table{border-collapse:collapse}td,th{padding:.2em .6em;text-align:left}
 </style></head><body>
 <h1>icon2 run report</h1>
 <p>Model <code>${escapeHtml(manifest.model.name)}</code> (${(manifest.model.size / 2 ** 20).toFixed(1)} MiB, sha256 <code>${manifest.model.sha256.slice(0, 16)}…</code>),
@@ -74,6 +85,7 @@ ${plot}
 <h2>Score distribution</h2>
 ${histogramSvg(input.consistency)}
 <p>${input.kept.length} instructions kept.</p>
+${sweepHtml}
 <h2>Example pairs</h2>
 ${pairsHtml || "<p>No pairs.</p>"}
 </body></html>

@@ -84,7 +84,7 @@ export const exportCommand: CommandModule = {
         const split = parseSplitFraction(args.split);
         const seed = finiteNumber(args.seed, "--seed");
         const progress = reporter(args);
-        const card = await cardInfoFromPairs(args.in, (message) => progress.log(`warning: ${message}`));
+        const card = await cardInfoFromPairs(args.in, (message) => progress.warn(message));
         const task = progress.start("export", card.counts.pairs ?? 0, "pairs");
         const summary = await exportPairs(readJsonl(args.in, {schema: PairRecord}), {
             format: args.format, out: args.out, name: args.name, split, seed, card,

@@ -1,12 +1,14 @@
 import fs from "node:fs";
+import path from "node:path";
 import type {CommandModule} from "yargs";
 import {readDirectionsDir} from "../control-vector.js";
 import {AbortError} from "../engine/index.js";
-import {readJsonlAll} from "../jsonl.js";
+import {readJsonFile, readJsonlAll} from "../jsonl.js";
 import {loadConfigFile, mergeConfig, runPaths, runPipeline, stageNames, type RunConfigInput, type StageName} from "../pipeline.js";
 import {createProgress, progressModes, type ProgressMode, type ProgressTask} from "../progress.js";
 import {PairRecord, ScoredRecord} from "../records.js";
 import {renderReport} from "../report.js";
+import type {SweepResult} from "../sweep.js";
 import {llamaCppVersion} from "../version.js";
 import {finiteNumber, interruptSignal, openModel, withModelOptions} from "./common.js";
 
@@ -60,7 +62,7 @@ export const runCommand: CommandModule = {
         try {
             const result = await runPipeline({
                 model, modelSpec: args.model, out: args.out, config, forceRestart: args.forceRestart, signal: interrupt.signal,
-                llamaCppVersion: llamaCppVersion(), log: (m) => progress.log(m),
+                llamaCppVersion: llamaCppVersion(), log: (m) => progress.log(m), warn: (m) => progress.warn(m),
                 onStageStart: (stage, total, unit) => tasks.set(stage, progress.start(stage, total, unit)),
                 onStageProgress: (stage, done, _total, info) => tasks.get(stage)?.update(done, info),
                 onStageEnd: (stage, summary) => {
@@ -78,7 +80,12 @@ export const runCommand: CommandModule = {
                 directions: await readDirectionsDir(paths.directions),
                 consistency: scores.map((s) => Math.max(...Object.values(s.scores))),
                 kept: await readJsonlAll(paths.scored, {schema: ScoredRecord}),
-                pairs: await readJsonlAll(paths.pairs, {schema: PairRecord})
+                pairs: await readJsonlAll(paths.pairs, {schema: PairRecord}),
+                sweep: result.manifest.stages.sweep?.recommendation === undefined ? undefined : {
+                    // written by this run's sweep stage
+                    result: readJsonFile(path.join(paths.sweep, "sweep.json"), "sweep result") as SweepResult,
+                    svg: fs.readFileSync(path.join(paths.sweep, "sweep.svg"), "utf8")
+                }
             }));
             process.stdout.write(result.summary + "\n");
             process.stdout.write(`wrote ${args.out}: run.json, pairs.jsonl, export/, report.html\n`);

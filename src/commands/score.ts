@@ -48,7 +48,7 @@ export const scoreCommand: CommandModule = {
             const selection = selectInstructions(records, scores, {keep, normalization: args.scoreNormalization, balance, validation, seed: args.seed});
             await writeSelection(args.out, selection.kept);
             for (const w of selection.warnings)
-                progress.log(`warning: ${w}`);
+                progress.warn(w);
             process.stdout.write(formatSummary(selection.all, `scored ${records.length} instructions`) + "\n");
             process.stdout.write(formatSummary(selection.keptSummary, `kept ${selection.kept.length}`) + "\n");
             process.stdout.write(`wrote ${args.out}\n`);

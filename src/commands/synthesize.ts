@@ -115,10 +115,7 @@ export const synthesizeCommand: CommandModule<object, SynthesizeArgs> = {
                 // Still exit 0: the file is valid, only shorter than asked.
                 const message = `only ${summary.kept} of ${count} unique instructions after ${summary.attempts} attempts; ` +
                     "raise --max-attempts or --temperature (rerun with the same --out to continue)";
-                if (args.progress === "none")
-                    process.stderr.write(`icon2: warning: ${message}\n`);
-                else
-                    progress.log(`warning: ${message}`);
+                progress.warn(message);
             }
         } catch (error) {
             if (!(error instanceof AbortError))
