@@ -237,7 +237,8 @@ describe.skipIf(!haveModel)("likelihood judge on stories260K", () => {
     });
 });
 
-// A capable judge (e.g. any ≥ 0.5B instruct GGUF): ICON2_JUDGE_MODEL=path [ICON2_JUDGE_TEMPLATE=file|name].
+// A capable judge (e.g. any ≥ 0.5B instruct GGUF): ICON2_JUDGE_MODEL=path [ICON2_JUDGE_TEMPLATE=file|name]
+// [ICON2_JUDGE_METHOD=auto|compare|likelihood].
 // The broken stories come from stories260K; the judge reads them with its own chat template.
 const judgeModelPath = process.env.ICON2_JUDGE_MODEL;
 describe.skipIf(!haveModel || judgeModelPath === undefined)("self-judge on ICON2_JUDGE_MODEL", () => {
@@ -251,7 +252,8 @@ describe.skipIf(!haveModel || judgeModelPath === undefined)("self-judge on ICON2
             const template: ChatTemplate = process.env.ICON2_JUDGE_TEMPLATE !== undefined
                 ? loadChatTemplate(process.env.ICON2_JUDGE_TEMPLATE, tokens)
                 : {source: chatTemplate ?? "", origin: "GGUF", ...tokens};
-            const judge = await ComparisonJudge.create(judgeModel, template, {threads: 1});
+            const method = (process.env.ICON2_JUDGE_METHOD ?? "auto") as "auto" | "compare" | "likelihood";
+            const judge = await createJudge(judgeModel, template, {threads: 1, method});
             try {
                 const p = await judge.compare(cases);
                 expect(goodWins(p, goodIsFirst)).toBeGreaterThanOrEqual(14);
