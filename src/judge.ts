@@ -5,8 +5,9 @@
 //   comparison prompt; its next-token logits over the two answer labels give the verdict, averaged
 //   over both presentation orders so the well-known position bias of LLM judges cancels.
 // - LikelihoodJudge: for base models, which cannot follow a comparison prompt (measured: stories260K
-//   puts every verdict within 0.008 of 0.5), each response is scored by its mean per-token
-//   log-likelihood after the instruction, and the two scores are compared (Bradley–Terry).
+//   puts every verdict within 0.02 of 0.5, even for a story against shuffled tokens). Each response
+//   is scored by its mean per-token log-likelihood after the instruction, and the two scores are
+//   compared (Bradley–Terry).
 import {builtinTemplates, renderChat, type ChatTemplate} from "./chat.js";
 import {AbortError, type Engine, type Model} from "./engine/index.js";
 import {tokenizePrompt, userTurnPrompt} from "./prompt.js";
@@ -56,8 +57,8 @@ export interface Judge extends AsyncDisposable {
     readonly model: Model;
     describe(): JudgeDescription;
     /**
-     * P(first is better) for each comparison, in input order, each in (0, 1); exactly 0.5 for
-     * identical responses. All prompts go to the engine in one batched call.
+     * P(first is better) for each comparison, in input order, each in [0, 1] (the ends only for
+     * overwhelming differences); exactly 0.5 for identical responses. All prompts go to the engine in one batched call.
      */
     compare(items: readonly Comparison[], options?: CompareOptions): Promise<number[]>;
     /** Frees the judge's engine (not the model). Idempotent. */
