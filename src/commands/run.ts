@@ -16,7 +16,7 @@ interface RunArgs {
     model: string; gpu: string; gpuLayers?: number; threads?: number; chatTemplate?: string;
     out: string; config?: string; seed?: number; instructions?: number; keep?: string; criteria?: string; stimuliCount?: number;
     gammaChosen?: unknown; gammaRejected?: unknown; layers?: string; maxTokens?: number; formats?: string;
-    forceRestart?: StageName; progress: ProgressMode; autoGamma?: boolean;
+    forceRestart?: StageName; progress: ProgressMode; autoGamma?: boolean; judgeMethod?: "auto" | "compare" | "likelihood";
 }
 
 export const runCommand: CommandModule = {
@@ -36,6 +36,7 @@ export const runCommand: CommandModule = {
         .option("max-tokens", {type: "number", describe: "longest response of a pair (default 512)"})
         .option("formats", {type: "string", describe: "export formats, comma-separated: trl, messages, alpaca, sharegpt, axolotl (default trl)"})
         .option("auto-gamma", {type: "boolean", describe: "pick γ⁺, γ⁻ and the layers with a small self-judged sweep before the pairs stage (config: sweep.*)"})
+        .option("judge-method", {choices: ["auto", "compare", "likelihood"] as const, describe: "how the sweep's self-judge judges (default auto: likelihood for the plain template, else compare; see icon2 sweep --help)"})
         .option("force-restart", {type: "string", choices: stageNames as unknown as string[], describe: "redo this stage and every later one"})
         .option("progress", {type: "string", default: "auto", choices: progressModes as ProgressMode[], describe: "progress output: live bar, plain lines, JSON lines, or none"}),
     handler: async (argv) => {
@@ -51,7 +52,7 @@ export const runCommand: CommandModule = {
                 gammaRejected: args.gammaRejected === undefined ? undefined : finiteNumber(args.gammaRejected, "--gamma-rejected"),
                 layers: args.layers, maxTokens: args.maxTokens
             },
-            sweep: {enabled: args.autoGamma},
+            sweep: {enabled: args.autoGamma, judgeMethod: args.judgeMethod},
             export: {formats: args.formats?.split(",").map((f) => f.trim()) as never}
         };
         const config = mergeConfig(fileConfig, flagConfig);

@@ -135,6 +135,10 @@ describe.skipIf(!haveModel)("icon2 run on stories260K", () => {
         const report = fs.readFileSync(path.join(dir, "report.html"), "utf8");
         expect(report).toContain(`Recommended and used: γ⁺ ${rec.gammaChosen}, γ⁻ ${rec.gammaRejected},\nlayers ${rec.layers}; judge: likelihood`);
         expect(report).toMatch(/<h2>γ and layers \(sweep\)<\/h2>[^]*<svg[^]*Judge preference vs γ/);
+        // --judge-method reaches the sweep's configuration: another method is another sweep
+        const again = runCli(["run", "--model", stories260K, "--gpu", "cpu", "--config", sweepConfig, "--out", dir, "--progress", "none", "--auto-gamma", "--judge-method", "compare"]);
+        expect(again.code).toBe(1);
+        expect(again.stderr).toMatch(/stage "sweep" differs.*--force-restart sweep/);
         const pairs = await readJsonlAll(path.join(dir, "pairs.jsonl"), {schema: PairRecord});
         for (const p of pairs) {
             expect(p.gamma_chosen).toBe(rec.gammaChosen);
