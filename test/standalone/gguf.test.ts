@@ -158,7 +158,7 @@ describe("GGUF writer", () => {
             expect(layout.header.length % alignment).toBe(0);
 
             const parsed = await gguf(file, {allowLocalFile: true});
-            expect(parsed.metadata["general.alignment"]).toBe(alignment === 32 ? undefined : alignment);
+            expect((parsed.metadata as Record<string, unknown>)["general.alignment"]).toBe(alignment === 32 ? undefined : alignment);
             expect(Number(parsed.tensorDataOffset)).toBe(layout.header.length);
             expect(parsed.tensorInfos.map(t => [t.name, t.n_dims, t.shape.map(Number), t.dtype, Number(t.offset)])).toEqual([
                 ["a", 1, [5], 0, 0],
