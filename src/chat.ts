@@ -141,12 +141,14 @@ export function requireChatTemplate(
     ggufTemplate: string | null,
     override: string | undefined,
     modelName: string,
-    tokens: SpecialTokenTexts
+    tokens: SpecialTokenTexts,
+    /** the flag that sets `override`, named in the error */
+    flag = "--chat-template"
 ): ChatTemplate {
     if (override !== undefined)
         return loadChatTemplate(override, tokens);
     if (ggufTemplate === null || ggufTemplate.trim() === "")
-        throw new Error(`model ${modelName} has no chat template; pass --chat-template FILE|NAME (builtin: ${builtinNames()})`);
+        throw new Error(`model ${modelName} has no chat template; pass ${flag} FILE|NAME (builtin: ${builtinNames()})`);
     const template: ChatTemplate = {source: ggufTemplate, origin: ggufTemplateOrigin, bosToken: tokens.bosToken, eosToken: tokens.eosToken};
     parseTemplate(template);
     return template;

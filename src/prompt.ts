@@ -19,10 +19,10 @@ export function tokenizePrompt(model: Model, template: ChatTemplate, text: strin
 }
 
 /** The model's chat template, or the `--chat-template` override; a clear error when it has neither. */
-export function modelChatTemplate(model: Model, override: string | undefined): ChatTemplate {
+export function modelChatTemplate(model: Model, override: string | undefined, flag = "--chat-template"): ChatTemplate {
     const {bos, eos, chatTemplate, name, path} = model.info;
     const tokens = {bosToken: bos === null ? "" : model.tokenText(bos), eosToken: eos === null ? "" : model.tokenText(eos)};
-    return requireChatTemplate(chatTemplate, override, name || path, tokens);
+    return requireChatTemplate(chatTemplate, override, name || path, tokens, flag);
 }
 
 /** An instruction as the only user turn, generation prompt appended: how stages 2b and 3 (and the judge's callers) show it to the model. */

@@ -343,11 +343,15 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
     // --- judging
     const ownJudge = options.judge === undefined;
     const judge = options.judge ?? await createJudge(model, options.template, {threads: options.threads, method: options.judgeMethod});
-    if (judge.method === "likelihood" && judge.model === model)
-        warnings.push(
-            "the judge is the model's own likelihood (a base model, or --judge-method likelihood): it rates fluency, not alignment, " +
-            "and favours the unsteered text it generated itself, so γ⁺ leans to the smallest value; judge with an instruct model (--judge-model) to rate alignment"
-        );
+    if (judge.method === "likelihood") {
+        // the same file loaded twice (--judge-model pointing at the model) is still the model judging itself
+        const sameWeights = judge.model === model || judge.model.info.path === model.info.path;
+        warnings.push(sameWeights
+            ? "the judge is the model's own likelihood (a base model, or --judge-method likelihood): it rates fluency, not alignment, " +
+              "and favours the unsteered text it generated itself, so γ⁺ leans to the smallest value; judge with an instruct model (--judge-model) to rate alignment"
+            : "the judge is another model's likelihood (a base model, or --judge-method likelihood): it rates fluency, not alignment; " +
+              "an instruct judge model with --judge-method compare rates alignment");
+    }
     const n = sample.length;
     const plus: GammaPlusRow[] = [];
     const minus: GammaMinusRow[] = [];

@@ -87,7 +87,7 @@ export const sweepCommand: CommandModule = {
             const template = chatTemplateFor(model, args.chatTemplate);
             if (args.judgeModel !== undefined) {
                 judgeModel = await openModel({...args, model: args.judgeModel}, progress);
-                judge = await createJudge(judgeModel, chatTemplateFor(judgeModel, args.judgeChatTemplate), {threads: args.threads, method: args.judgeMethod});
+                judge = await createJudge(judgeModel, chatTemplateFor(judgeModel, args.judgeChatTemplate, "--judge-chat-template"), {threads: args.threads, method: args.judgeMethod});
             }
             let task: ReturnType<typeof progress.start> | undefined;
             let phase = "";

@@ -97,6 +97,22 @@ describe.skipIf(!haveStories)("icon2 sweep on stories260K", () => {
         ]);
     });
 
+    it("--judge-model: a second model judges (here a base model, so by likelihood); without a template it says which flag to pass", () => {
+        const out = path.join(tmp, "judge-model");
+        const missing = runCli([...sweepArgs(out), "--judge-model", stories260K]);
+        expect(missing.code).toBe(1);
+        expect(missing.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^icon2: error: model .* has no chat template; pass --judge-chat-template FILE\|NAME \(builtin: /)]);
+        expect(fs.existsSync(out)).toBe(false);
+        const r = runCli([...sweepArgs(out), "--judge-model", stories260K, "--judge-chat-template", "plain"]);
+        expect(r.code, r.stderr).toBe(0);
+        const json = JSON.parse(fs.readFileSync(path.join(out, "sweep.json"), "utf8"));
+        expect(json.judge.method).toBe("likelihood");
+        // the same file as judge: the same verdicts as the self-judge, and still flagged as judging itself
+        const self = JSON.parse(fs.readFileSync(path.join(tmp, "out", "sweep.json"), "utf8"));
+        expect(json.plus).toEqual(self.plus);
+        expect(json.warnings.some((w: string) => w.startsWith("the judge is the model's own likelihood"))).toBe(true);
+    });
+
     it("rejects a γ list that is not numbers, before loading the model, with one line", () => {
         const r = runCli(["sweep", ...common, "--directions", dirs, "--in", kept, "--out", path.join(tmp, "bad"), "--gamma-chosen", "abc"]);
         expect(r.code).not.toBe(0);
