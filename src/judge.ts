@@ -159,21 +159,76 @@ function sigmoid(x: number): number {
     return e / (1 + e);
 }
 
-function checkComparison(item: Comparison, index: number): void {
-    for (const key of ["instruction", "first", "second"] as const) {
-        if (typeof item[key] !== "string")
-            throw new TypeError(`comparison ${index}: ${key} must be a string, got ${typeof item[key]}`);
-    }
+/** A comparison with distinct responses, in canonical order: is `p` better than `q`? */
+interface CanonicalPair {
+    /** the comparison's index in the caller's list, for error messages */
+    index: number;
+    instruction: string;
+    p: string;
+    q: string;
 }
 
 /**
- * Exact order symmetry: every comparison is decided for its canonical order (the code-unit order of
- * the two texts) and the other direction is 1 minus that, so judge(a, b) = 1 − judge(b, a) to the
- * last bit rather than to the engine's batch-dependent rounding. Identical responses are exactly 0.5.
+ * What both judges share: the model, the engine they own, disposal, and the order-symmetry policy.
+ * Every comparison is decided for its canonical order (the code-unit order of the two texts) and the
+ * other direction is 1 minus that, so judge(a, b) = 1 − judge(b, a) to the last bit rather than to
+ * the engine's batch-dependent rounding; identical responses are exactly 0.5 without decoding.
+ * Subclasses only say how likely p is the better one.
  */
-function canonical(item: Comparison): {firstIsCanonical: boolean; p: string; q: string} {
-    const firstIsCanonical = item.first < item.second;
-    return firstIsCanonical ? {firstIsCanonical, p: item.first, q: item.second} : {firstIsCanonical, p: item.second, q: item.first};
+abstract class EngineJudge implements Judge {
+    abstract readonly method: JudgeMethod;
+    private disposed = false;
+
+    protected constructor(readonly model: Model, protected readonly engine: Engine) {}
+
+    abstract describe(): JudgeDescription;
+
+    /** P(p is better than q) for each pair, in order; all pairs in one batched engine call. */
+    protected abstract preferFirst(pairs: readonly CanonicalPair[], options: CompareOptions): Promise<number[]>;
+
+    protected checkAlive(): void {
+        if (this.disposed)
+            throw new Error("judge is disposed");
+    }
+
+    async compare(items: readonly Comparison[], options: CompareOptions = {}): Promise<number[]> {
+        this.checkAlive();
+        const results = new Array<number>(items.length);
+        const pairs: (CanonicalPair & {firstIsCanonical: boolean})[] = [];
+        items.forEach((item, index) => {
+            for (const key of ["instruction", "first", "second"] as const) {
+                if (typeof item[key] !== "string")
+                    throw new TypeError(`comparison ${index}: ${key} must be a string, got ${typeof item[key]}`);
+            }
+            if (item.first === item.second) {
+                results[index] = 0.5;
+                return;
+            }
+            const firstIsCanonical = item.first < item.second;
+            const [p, q] = firstIsCanonical ? [item.first, item.second] : [item.second, item.first];
+            pairs.push({index, instruction: item.instruction, p, q, firstIsCanonical});
+        });
+        if (pairs.length === 0)
+            return results;
+        if (options.signal?.aborted)
+            throw new AbortError();
+        const prefer = await this.preferFirst(pairs, options);
+        pairs.forEach(({index, firstIsCanonical}, k) => {
+            results[index] = firstIsCanonical ? prefer[k] : 1 - prefer[k];
+        });
+        return results;
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed)
+            return;
+        this.disposed = true;
+        await this.engine.dispose();
+    }
+
+    async [Symbol.asyncDispose](): Promise<void> {
+        await this.dispose();
+    }
 }
 
 async function createJudgeEngine(model: Model, options: JudgeOptions): Promise<Engine> {
@@ -194,16 +249,12 @@ async function createJudgeEngine(model: Model, options: JudgeOptions): Promise<E
  *
  * Owns its engine: dispose the judge (not the model) when done; the model must outlive it.
  */
-export class ComparisonJudge implements Judge {
+export class ComparisonJudge extends EngineJudge {
     readonly method = "compare";
-    private disposed = false;
 
-    private constructor(
-        readonly model: Model,
-        readonly template: ChatTemplate,
-        readonly verdict: VerdictTokens,
-        private readonly engine: Engine
-    ) {}
+    private constructor(model: Model, readonly template: ChatTemplate, readonly verdict: VerdictTokens, engine: Engine) {
+        super(model, engine);
+    }
 
     static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<ComparisonJudge> {
         const verdict = findVerdictTokens(model, template);
@@ -220,38 +271,19 @@ export class ComparisonJudge implements Judge {
         return tokenizePrompt(this.model, this.template, judgePromptText(this.template, question, this.verdict.prefill));
     }
 
-    /** Throws naming the comparison when its prompt does not fit the judge's context. */
-    async compare(items: readonly Comparison[], options: CompareOptions = {}): Promise<number[]> {
-        if (this.disposed)
-            throw new Error("judge is disposed");
-        const results = new Array<number>(items.length);
-        const prompts: Int32Array[] = [];
-        // per comparison: index of its canonical-order prompt pair, and whether first is canonical
-        const pending: {index: number; prompt: number; firstIsCanonical: boolean}[] = [];
+    /** Two prompts per pair (both orders). Throws naming the comparison when its prompt does not fit the judge's context. */
+    protected async preferFirst(pairs: readonly CanonicalPair[], options: CompareOptions): Promise<number[]> {
         const contextSize = this.engine.contextSize;
-        items.forEach((item, index) => {
-            checkComparison(item, index);
-            if (item.first === item.second) {
-                results[index] = 0.5;
-                return;
-            }
-            const {firstIsCanonical, p, q} = canonical(item);
-            const pq = this.promptTokens(item.instruction, p, q);
-            const qp = this.promptTokens(item.instruction, q, p);
-            const longest = Math.max(pq.length, qp.length);
+        const prompts = pairs.flatMap(({index, instruction, p, q}) => {
+            const both = [this.promptTokens(instruction, p, q), this.promptTokens(instruction, q, p)];
+            const longest = Math.max(both[0].length, both[1].length);
             if (longest > contextSize)
                 throw new RangeError(
                     `comparison ${index}: the judge prompt has ${longest} tokens but the judge's context holds ${contextSize}; ` +
                     "raise the judge's contextSize or shorten the responses (--max-tokens)"
                 );
-            pending.push({index, prompt: prompts.length, firstIsCanonical});
-            prompts.push(pq, qp);
+            return both;
         });
-        if (prompts.length === 0)
-            return results;
-        if (options.signal?.aborted)
-            throw new AbortError();
-
         const evaluations = await this.engine.evaluate(prompts.map((tokens) => ({tokens})), {
             logits: true, signal: options.signal, onProgress: options.onProgress
         });
@@ -262,23 +294,8 @@ export class ComparisonJudge implements Judge {
                 throw new Error("internal: the engine returned no logits for a judge prompt");
             return logits[label0] - logits[label1];
         };
-        for (const {index, prompt, firstIsCanonical} of pending) {
-            // canonical p shown first: σ(m_pq); p shown second: 1 − σ(m_qp) = σ(−m_qp)
-            const preferCanonical = (sigmoid(margin(prompt)) + sigmoid(-margin(prompt + 1))) / 2;
-            results[index] = firstIsCanonical ? preferCanonical : 1 - preferCanonical;
-        }
-        return results;
-    }
-
-    async dispose(): Promise<void> {
-        if (this.disposed)
-            return;
-        this.disposed = true;
-        await this.engine.dispose();
-    }
-
-    async [Symbol.asyncDispose](): Promise<void> {
-        await this.dispose();
+        // p shown first: σ(m_pq); p shown second: 1 − σ(m_qp) = σ(−m_qp)
+        return pairs.map((_, k) => (sigmoid(margin(2 * k)) + sigmoid(-margin(2 * k + 1))) / 2);
     }
 }
 
@@ -296,11 +313,12 @@ export class ComparisonJudge implements Judge {
  *
  * Owns its engine: dispose the judge (not the model) when done; the model must outlive it.
  */
-export class LikelihoodJudge implements Judge {
+export class LikelihoodJudge extends EngineJudge {
     readonly method = "likelihood";
-    private disposed = false;
 
-    private constructor(readonly model: Model, readonly template: ChatTemplate, private readonly engine: Engine) {}
+    private constructor(model: Model, readonly template: ChatTemplate, engine: Engine) {
+        super(model, engine);
+    }
 
     static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<LikelihoodJudge> {
         return new LikelihoodJudge(model, template, await createJudgeEngine(model, options));
@@ -332,8 +350,9 @@ export class LikelihoodJudge implements Judge {
 
     /** Mean per-token log-likelihood of each response after its instruction (nats per token), in input order. */
     async score(items: readonly {instruction: string; response: string}[], options: CompareOptions = {}): Promise<number[]> {
-        if (this.disposed)
-            throw new Error("judge is disposed");
+        this.checkAlive();
+        if (items.length === 0)
+            return [];
         const contextSize = this.engine.contextSize;
         const evaluateItems = items.map(({instruction, response}, index) => {
             const item = this.scoredTokens(instruction, response);
@@ -344,8 +363,6 @@ export class LikelihoodJudge implements Judge {
                 );
             return item;
         });
-        if (evaluateItems.length === 0)
-            return [];
         const evaluations = await this.engine.evaluate(evaluateItems, {signal: options.signal, onProgress: options.onProgress});
         return evaluations.map((e) => {
             const logProbs = e.tokenLogProbs;
@@ -358,10 +375,8 @@ export class LikelihoodJudge implements Judge {
         });
     }
 
-    async compare(items: readonly Comparison[], options: CompareOptions = {}): Promise<number[]> {
-        if (this.disposed)
-            throw new Error("judge is disposed");
-        const results = new Array<number>(items.length);
+    /** One prompt per distinct (instruction, response) of the call. */
+    protected async preferFirst(pairs: readonly CanonicalPair[], options: CompareOptions): Promise<number[]> {
         const distinct = new Map<string, number>();
         const toScore: {instruction: string; response: string}[] = [];
         const slot = (instruction: string, response: string): number => {
@@ -375,37 +390,9 @@ export class LikelihoodJudge implements Judge {
             }
             return k;
         };
-        const pending: {index: number; p: number; q: number; firstIsCanonical: boolean}[] = [];
-        items.forEach((item, index) => {
-            checkComparison(item, index);
-            if (item.first === item.second) {
-                results[index] = 0.5;
-                return;
-            }
-            const {firstIsCanonical, p, q} = canonical(item);
-            pending.push({index, p: slot(item.instruction, p), q: slot(item.instruction, q), firstIsCanonical});
-        });
-        if (pending.length === 0)
-            return results;
-        if (options.signal?.aborted)
-            throw new AbortError();
+        const slots = pairs.map(({instruction, p, q}) => [slot(instruction, p), slot(instruction, q)] as const);
         const scores = await this.score(toScore, options);
-        for (const {index, p, q, firstIsCanonical} of pending) {
-            const preferCanonical = sigmoid(scores[p] - scores[q]);
-            results[index] = firstIsCanonical ? preferCanonical : 1 - preferCanonical;
-        }
-        return results;
-    }
-
-    async dispose(): Promise<void> {
-        if (this.disposed)
-            return;
-        this.disposed = true;
-        await this.engine.dispose();
-    }
-
-    async [Symbol.asyncDispose](): Promise<void> {
-        await this.dispose();
+        return slots.map(([p, q]) => sigmoid(scores[p] - scores[q]));
     }
 }
 

@@ -211,6 +211,11 @@ describe.skipIf(!haveModel)("likelihood judge on stories260K", () => {
             {instruction: "Write a story.", first: "Tom ran.", second: a}
         ], {onProgress: (_, t) => total = t});
         expect(total).toBe(4);
+        // a disposed judge says so
+        const gone = await LikelihoodJudge.create(model, template, {threads: 1});
+        await gone.dispose();
+        await expect(gone.score([{instruction: "x", response: "y"}])).rejects.toThrow(/judge is disposed/);
+        await expect(gone.compare(items)).rejects.toThrow(/judge is disposed/);
         // an empty response is the end token right after the prompt: finite, and worse than a story
         const [empty] = await judge.score([{instruction: "Write a story.", response: ""}]);
         expect(Number.isFinite(empty)).toBe(true);
