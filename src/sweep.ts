@@ -438,17 +438,7 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
             sample.map((_, i) => (reference === "unsteered" ? response(i, null, 0) : response(i, s.layers, bestPlus.get(s.layers!)!)).text);
         return {layers: s.layers, gamma: s.gamma, reference, n, ...textStats(texts.map((t) => t.text), texts.map((t) => t.tokens.length), refs)};
     });
-    const unsteered = stats.find((s) => s.layers === null)!;
-    const chosenStats = stats.find((s) => s.layers === recommendation.layers && s.gamma === recommendation.gammaChosen);
-    if (chosenStats && chosenStats.repetition > unsteered.repetition + loopWarningMargin)
-        warnings.push(
-            `at the recommended γ⁺ = ${chosenStats.gamma} on layers ${chosenStats.layers}, ${(chosenStats.repetition * 100).toFixed(0)}% of word 4-grams repeat ` +
-            `(unsteered: ${(unsteered.repetition * 100).toFixed(0)}%); a judge can prefer fluent loops, so read some responses or lower γ⁺`
-        );
-    for (const s of stats) {
-        if (s.layers !== null && s.gamma === recommendation.gammaRejected && s.layers === recommendation.layers && s.identical !== null && s.identical > 0.5)
-            warnings.push(`at the recommended γ⁻ = ${s.gamma} on layers ${s.layers}, ${(s.identical * 100).toFixed(0)}% of responses equal the γ⁺ ones; the pairs stage drops identical pairs`);
-    }
+    warnings.push(...settingWarnings(stats, recommendation));
 
     return {
         sample: sample.map((r) => r.id),
@@ -457,6 +447,27 @@ export async function runSweep(model: Model, records: readonly ScoredRecord[], o
         plus, minus, layers: layerRows, stats, recommendation,
         warnings: [...recommendation.warnings, ...warnings]
     };
+}
+
+/**
+ * What the text statistics say about the recommended settings: the recommended γ⁺ looping more than
+ * unsteered (by `loopWarningMargin` of its word 4-grams; judges, a likelihood judge above all, can
+ * prefer fluent loops), and the recommended γ⁻ mostly reproducing the γ⁺ responses.
+ */
+export function settingWarnings(stats: readonly SettingStats[], recommendation: Pick<Recommendation, "layers" | "gammaChosen" | "gammaRejected">): string[] {
+    const warnings: string[] = [];
+    const unsteered = stats.find((s) => s.layers === null);
+    const at = (gamma: number) => stats.find((s) => s.layers === recommendation.layers && s.gamma === gamma);
+    const chosen = at(recommendation.gammaChosen);
+    if (unsteered && chosen && chosen.repetition > unsteered.repetition + loopWarningMargin)
+        warnings.push(
+            `at the recommended γ⁺ = ${chosen.gamma} on layers ${chosen.layers}, ${(chosen.repetition * 100).toFixed(0)}% of word 4-grams repeat ` +
+            `(unsteered: ${(unsteered.repetition * 100).toFixed(0)}%); a judge can prefer fluent loops, so read some responses or lower γ⁺`
+        );
+    const rejected = at(recommendation.gammaRejected);
+    if (rejected && rejected.identical !== null && rejected.identical > 0.5)
+        warnings.push(`at the recommended γ⁻ = ${rejected.gamma} on layers ${rejected.layers}, ${(rejected.identical * 100).toFixed(0)}% of responses equal the γ⁺ ones; the pairs stage drops identical pairs`);
+    return warnings;
 }
 
 // ---------------------------------------------------------------------------------------------------

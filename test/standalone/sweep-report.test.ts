@@ -1,7 +1,7 @@
 // The sweep's pure parts: text statistics on fixed strings, the table, the SVG.
 import {describe, expect, it} from "vitest";
 import {recommend, type GammaMinusRow, type GammaPlusRow} from "../../src/recommend.js";
-import {formatSweepTable, repetitionRate, sweepPlotSvg, textStats, type SettingStats} from "../../src/sweep.js";
+import {formatSweepTable, repetitionRate, settingWarnings, sweepPlotSvg, textStats, type SettingStats} from "../../src/sweep.js";
 
 describe("textStats", () => {
     it("counts lengths, distinct-n, repetition and identical responses", () => {
@@ -123,5 +123,24 @@ describe("sweepPlotSvg", () => {
         const svg = sweepPlotSvg({plus: [plus[0]], minus: [minus[0]], recommendation: recommend([plus[0]], [minus[0]])});
         checkWellFormed(svg);
         expect(svg).not.toMatch(/NaN|undefined|Infinity/);
+    });
+});
+
+describe("settingWarnings", () => {
+    const stat = (layers: string | null, gamma: number, repetition: number, identical: number | null): SettingStats =>
+        ({layers, gamma, reference: null, n: 10, meanTokens: 50, meanChars: 200, distinct1: 0.5, distinct2: 0.8, repetition, identical});
+    const recommendation = {layers: "10-20", gammaChosen: 0.1, gammaRejected: -0.05};
+
+    it("warns when the recommended γ⁺ loops more than unsteered, and when the recommended γ⁻ copies γ⁺", () => {
+        const stats = [stat(null, 0, 0.05, null), stat("10-20", 0.1, 0.3, 0), stat("10-20", -0.05, 0.05, 0.6), stat("2-12", 0.1, 0.9, 0)];
+        expect(settingWarnings(stats, recommendation)).toEqual([
+            "at the recommended γ⁺ = 0.1 on layers 10-20, 30% of word 4-grams repeat (unsteered: 5%); a judge can prefer fluent loops, so read some responses or lower γ⁺",
+            "at the recommended γ⁻ = -0.05 on layers 10-20, 60% of responses equal the γ⁺ ones; the pairs stage drops identical pairs"
+        ]);
+    });
+
+    it("stays quiet within the margin and for settings that were not recommended", () => {
+        const stats = [stat(null, 0, 0.05, null), stat("10-20", 0.1, 0.2, 0), stat("10-20", -0.05, 0.05, 0.5), stat("2-12", 0.1, 0.9, 1)];
+        expect(settingWarnings(stats, recommendation)).toEqual([]);
     });
 });
