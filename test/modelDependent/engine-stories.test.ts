@@ -144,7 +144,7 @@ describe.skipIf(!haveModel)("engine on stories260K", () => {
             return out;
         }));
         for (const reusePrefix of [true, false]) {
-            const scored = await engine.evaluate(items, {reusePrefix, layers: [2], logits: true});
+            const scored = await engine.evaluate(items, {reusePrefix, layers: [2, 4], logits: true});
             scored.forEach((e, i) => {
                 expect(e.tokenLogProbs).toHaveLength(items[i].tokens.length - 5);
                 expect(maxAbsDiff(e.tokenLogProbs!, expected[i])).toBeLessThanOrEqual(1e-4);
@@ -152,10 +152,12 @@ describe.skipIf(!haveModel)("engine on stories260K", () => {
                     expect(lp).toBeLessThan(0);
             });
             // the last token's outputs are unchanged by the extra output rows
-            const plain = await engine.evaluate(items.map(({tokens}) => ({tokens})), {reusePrefix, layers: [2], logits: true});
+            const plain = await engine.evaluate(items.map(({tokens}) => ({tokens})), {reusePrefix, layers: [2, 4], logits: true});
             scored.forEach((e, i) => {
                 expect(maxAbsDiff(e.logits!, plain[i].logits!)).toBeLessThanOrEqual(1e-4);
+                // a middle block and the last one (whose l_out holds only the output rows)
                 expect(maxAbsDiff(e.hidden[0], plain[i].hidden[0])).toBeLessThanOrEqual(1e-5);
+                expect(maxAbsDiff(e.hidden[1], plain[i].hidden[1])).toBeLessThanOrEqual(1e-5);
                 expect(plain[i].tokenLogProbs).toBeNull();
             });
         }
