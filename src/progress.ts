@@ -72,7 +72,7 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
                     }
                 };
             }
-            let lastPrint = 0;
+            let lastPrint = 0, lastPrinted = -1;
             return {
                 update(done, info) {
                     const now = Date.now();
@@ -80,8 +80,9 @@ export function createProgress(mode: ProgressMode, stream: NodeJS.WriteStream = 
                     const rate = elapsed > 0 ? done / elapsed : 0;
                     if (effective === "json") {
                         stream.write(JSON.stringify({event: "progress", stage, done, total, unit, rate: Number(rate.toFixed(3)), eta_s: rate > 0 ? Math.round((total - done) / rate) : null, ...info}) + "\n");
-                    } else if (effective === "plain" && (now - lastPrint > 2000 || done === total)) {
+                    } else if (effective === "plain" && done !== lastPrinted && (now - lastPrint > 2000 || done === total)) {
                         lastPrint = now;
+                        lastPrinted = done;
                         const infoText = info ? " " + Object.entries(info).map(([k, v]) => `${k} ${v}`).join(" ") : "";
                         stream.write(`${stage}: ${done}/${total} ${unit} (${rate.toFixed(2)}/s, ETA ${rate > 0 ? formatEta((total - done) / rate) : "?"})${infoText}\n`);
                     }

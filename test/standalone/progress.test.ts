@@ -24,6 +24,7 @@ describe("createProgress", () => {
         reporter.log("resuming");
         const task = reporter.start("pairs", 2, "pairs");
         task.update(2);
+        task.update(2); // the same count again (a final report after the last step) prints no second line
         task.finish("pairs: 2 pairs");
         reporter.warn("short");
         expect(text().split("\n")).toEqual(["resuming", expect.stringMatching(/^pairs: 2\/2 pairs \(/), "pairs: 2 pairs", "icon2: warning: short", ""]);
