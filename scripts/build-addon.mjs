@@ -16,6 +16,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {llamaSourceDir, packageDir, projectRoot} from "./llama-source.mjs";
+import {nativeSourceHash} from "./native-hash.mjs";
 
 const mode = process.env.ICON2_BUILD ?? "auto";
 const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
@@ -67,7 +68,8 @@ function cmakeJs(outDir, defines) {
 }
 
 function writeMetadata(outDir, metadata) {
-    fs.writeFileSync(path.join(outDir, "icon2-build.json"), JSON.stringify(metadata, null, 2) + "\n");
+    const info = {...metadata, nativeHash: nativeSourceHash(projectRoot)};
+    fs.writeFileSync(path.join(outDir, "icon2-build.json"), JSON.stringify(info, null, 2) + "\n");
 }
 
 function buildPrebuilt(variant, src) {
