@@ -21,7 +21,7 @@ interface RunArgs {
 
 export const runCommand: CommandModule = {
     command: "run",
-    describe: "The whole Icon² pipeline in one resumable command: extract → synthesize → score → pairs → export",
+    describe: "The whole Icon² pipeline in one resumable command: extract → synthesize → score → [sweep, with --auto-gamma] → pairs → export",
     builder: (y) => withModelOptions(y)
         .option("out", {alias: "o", type: "string", demandOption: true, describe: "run directory (created; rerun the same command to resume)"})
         .option("config", {type: "string", describe: "JSON file with any stage option (see README); flags override it"})
