@@ -330,8 +330,11 @@ export class LikelihoodJudge extends EngineJudge {
 
     /**
      * The scored token sequence of `response` after `instruction`, and where the response starts.
-     * The response is tokenized on its own without special tokens (as the engine's generated text
-     * re-tokenizes); an empty response is the end-of-generation token.
+     * The response is text, tokenized on its own without special tokens, as any judge model reads
+     * it: for the model's own responses that is usually the generated tokens, but not always (on
+     * stories260K 6 of 8 sampled responses round-trip exactly; the others differ in their first
+     * tokens, where SentencePiece adds its space prefix or merges what sampling left split). An
+     * empty response is the end-of-generation token.
      */
     scoredTokens(instruction: string, response: string): {tokens: Int32Array; scoreFrom: number} {
         const prompt = tokenizePrompt(this.model, this.template, userTurnPrompt(this.template, instruction));
