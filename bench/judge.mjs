@@ -10,7 +10,11 @@
 // response and reads the log-probability of every response token. Also printed: how far the batched
 // verdicts are from the one-sequence ones (the same up to float rounding of batch composition).
 //
-//   node bench/judge.mjs [--comparisons 16] [--sequences 8] [--model FILE.gguf]
+// Second table: prompt sharing (`sharePrefixes`, on by default) on a sweep-shaped set: per
+// instruction, 4 "steered" responses each compared with the same "unsteered" one, so prompts share
+// the instruction and often the response shown first. Tokens decoded and comparisons/s, on vs off.
+//
+//   node bench/judge.mjs [--comparisons 16] [--sequences 8] [--instructions 4] [--model FILE.gguf]
 import fs from "node:fs";
 import path from "node:path";
 import {ensureBenchModel} from "./make-bench-model.mjs";
@@ -19,6 +23,7 @@ import {benchThreads, fmt, importDist, intArg, now, parseArgs, printTable, proje
 const args = parseArgs();
 const count = intArg(args, "comparisons", 16);
 const sequences = intArg(args, "sequences", 8);
+const instructionCount = intArg(args, "instructions", 4);
 
 const {Model} = await importDist("engine/index.js");
 const {chatTemplateFor} = await importDist("commands/common.js");
@@ -35,8 +40,8 @@ const texts = fs.readFileSync(instructionsFile, "utf8").split("\n").filter(Boole
     const {instruction, input} = JSON.parse(line);
     return input ? `${instruction}\n\n${input}` : instruction;
 });
-if (texts.length < count * 3)
-    throw new Error(`${instructionsFile} has ${texts.length} instructions; --comparisons ${count} needs ${count * 3}`);
+if (texts.length < count * 3 + 20 * instructionCount)
+    throw new Error(`${instructionsFile} has ${texts.length} instructions; --comparisons ${count} --instructions ${instructionCount} need ${count * 3 + 20 * instructionCount}`);
 const comparisons = Array.from({length: count}, (_, i) => ({instruction: texts[i], first: texts[count + 2 * i], second: texts[count + 2 * i + 1]}));
 
 const rows = [];
@@ -45,7 +50,8 @@ try {
     for (const [name, Judge] of [["compare", ComparisonJudge], ["likelihood", LikelihoodJudge]]) {
         let baseline;
         for (const width of [1, sequences]) {
-            const judge = await Judge.create(model, template, {sequences: width, threads: benchThreads});
+            // prompt sharing off: this table measures batching alone (the next one measures sharing)
+            const judge = await Judge.create(model, template, {sequences: width, threads: benchThreads, sharePrefixes: false});
             try {
                 await judge.compare(comparisons.slice(0, 1)); // warm-up: pages the weights in
                 let prompts = 0, tokens = 0;
@@ -67,9 +73,47 @@ try {
             }
         }
     }
-} finally {
+} catch (err) {
     await model.dispose();
+    throw err;
 }
 printTable(["judge", "sequences", "prompts", "tokens", "seconds", "comparisons/s", "tokens/s", "vs 1 sequence", "max |ΔP| vs 1 seq"], rows);
 const speedup = ratio(results[`likelihood-${sequences}`].perSecond, results[`compare-${sequences}`].perSecond);
 console.log(`\nlikelihood vs compare at ${sequences} sequences: ${fmt(speedup, 2)}× the comparisons/s`);
+
+// --- prompt sharing on a sweep-shaped set
+const response = (k) => `${texts[k]} ${texts[k + 1]} ${texts[k + 2]}`;   // ~60–100 tokens of real English
+const sweepSet = [];
+for (let i = 0; i < instructionCount; i++) {
+    const unsteered = response(3 * count + 20 * i);
+    for (let k = 0; k < 4; k++)
+        sweepSet.push({instruction: texts[i], first: response(3 * count + 20 * i + 4 + 3 * k), second: unsteered});
+}
+const sharingRows = [];
+try {
+    for (const [name, Judge] of [["compare", ComparisonJudge], ["likelihood", LikelihoodJudge]]) {
+        const measured = {};
+        for (const sharePrefixes of [false, true]) {
+            const judge = await Judge.create(model, template, {sequences, threads: benchThreads, sharePrefixes});
+            try {
+                await judge.compare(sweepSet.slice(0, 1));
+                const before = judge.decodedTokens;
+                const started = now();
+                const p = await judge.compare(sweepSet);
+                const seconds = now() - started;
+                measured[sharePrefixes] = {p, seconds, tokens: judge.decodedTokens - before};
+            } finally {
+                await judge.dispose();
+            }
+        }
+        const [off, on] = [measured[false], measured[true]];
+        const drift = Math.max(...on.p.map((x, k) => Math.abs(x - off.p[k])));
+        sharingRows.push([name, sweepSet.length, off.tokens, on.tokens, `${fmt(100 * (1 - on.tokens / off.tokens), 0)}%`,
+            fmt(off.seconds, 1), fmt(on.seconds, 1), `${fmt(ratio(off.seconds, on.seconds), 2)}×`, drift.toExponential(1)]);
+        console.error(`  ${name}: sharing off ${off.seconds.toFixed(1)} s, on ${on.seconds.toFixed(1)} s`);
+    }
+} finally {
+    await model.dispose();
+}
+console.log(`\nPrompt sharing on a sweep-shaped set (${instructionCount} instructions × 4 responses vs one unsteered), ${sequences} sequences:`);
+printTable(["judge", "comparisons", "tokens off", "tokens on", "saved", "seconds off", "seconds on", "speed-up", "max |ΔP|"], sharingRows);

@@ -29,6 +29,11 @@ export interface JudgeOptions {
     contextSize?: number;
     /** CPU threads. Defaults to llama.cpp's choice; use 1 for tiny models. */
     threads?: number;
+    /**
+     * Decode what several judge prompts share (the instruction, a response shown first) once
+     * (`EvaluateOptions.sharePrefixes`). Defaults to `true`.
+     */
+    sharePrefixes?: boolean;
 }
 
 export const judgeDefaults = {sequences: 4, contextSize: 4096, batchSize: 512} as const;
@@ -55,6 +60,8 @@ export interface CompareOptions {
 export interface Judge extends AsyncDisposable {
     readonly method: JudgeMethod;
     readonly model: Model;
+    /** tokens the judge's engine has decoded so far (what prompt sharing saves) */
+    readonly decodedTokens: number;
     describe(): JudgeDescription;
     /**
      * P(first is better) for each comparison, in input order, each in [0, 1] (the ends only for
@@ -179,9 +186,14 @@ abstract class EngineJudge implements Judge {
     abstract readonly method: JudgeMethod;
     private disposed = false;
 
-    protected constructor(readonly model: Model, protected readonly engine: Engine) {}
+    protected constructor(readonly model: Model, protected readonly engine: Engine, protected readonly sharePrefixes: boolean) {}
 
     abstract describe(): JudgeDescription;
+
+    /** Tokens the judge's engine has decoded so far (what prompt sharing saves). */
+    get decodedTokens(): number {
+        return this.engine.decodedTokens;
+    }
 
     /** P(p is better than q) for each pair, in order; all pairs in one batched engine call. */
     protected abstract preferFirst(pairs: readonly CanonicalPair[], options: CompareOptions): Promise<number[]>;
@@ -252,13 +264,13 @@ async function createJudgeEngine(model: Model, options: JudgeOptions): Promise<E
 export class ComparisonJudge extends EngineJudge {
     readonly method = "compare";
 
-    private constructor(model: Model, readonly template: ChatTemplate, readonly verdict: VerdictTokens, engine: Engine) {
-        super(model, engine);
+    private constructor(model: Model, readonly template: ChatTemplate, readonly verdict: VerdictTokens, engine: Engine, sharePrefixes: boolean) {
+        super(model, engine, sharePrefixes);
     }
 
     static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<ComparisonJudge> {
         const verdict = findVerdictTokens(model, template);
-        return new ComparisonJudge(model, template, verdict, await createJudgeEngine(model, options));
+        return new ComparisonJudge(model, template, verdict, await createJudgeEngine(model, options), options.sharePrefixes ?? true);
     }
 
     describe(): JudgeDescription {
@@ -285,7 +297,7 @@ export class ComparisonJudge extends EngineJudge {
             return both;
         });
         const evaluations = await this.engine.evaluate(prompts.map((tokens) => ({tokens})), {
-            logits: true, signal: options.signal, onProgress: options.onProgress
+            logits: true, sharePrefixes: this.sharePrefixes, signal: options.signal, onProgress: options.onProgress
         });
         const [label0, label1] = this.verdict.tokens;
         const margin = (k: number): number => {
@@ -316,12 +328,12 @@ export class ComparisonJudge extends EngineJudge {
 export class LikelihoodJudge extends EngineJudge {
     readonly method = "likelihood";
 
-    private constructor(model: Model, readonly template: ChatTemplate, engine: Engine) {
-        super(model, engine);
+    private constructor(model: Model, readonly template: ChatTemplate, engine: Engine, sharePrefixes: boolean) {
+        super(model, engine, sharePrefixes);
     }
 
     static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<LikelihoodJudge> {
-        return new LikelihoodJudge(model, template, await createJudgeEngine(model, options));
+        return new LikelihoodJudge(model, template, await createJudgeEngine(model, options), options.sharePrefixes ?? true);
     }
 
     describe(): JudgeDescription {
@@ -366,7 +378,7 @@ export class LikelihoodJudge extends EngineJudge {
                 );
             return item;
         });
-        const evaluations = await this.engine.evaluate(evaluateItems, {signal: options.signal, onProgress: options.onProgress});
+        const evaluations = await this.engine.evaluate(evaluateItems, {sharePrefixes: this.sharePrefixes, signal: options.signal, onProgress: options.onProgress});
         return evaluations.map((e) => {
             const logProbs = e.tokenLogProbs;
             if (logProbs === null || logProbs.length === 0)

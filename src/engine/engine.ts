@@ -114,6 +114,13 @@ export interface EvaluateOptions {
     logits?: boolean;
     /** Decode the tokens all items start with once and copy its KV cache (`llama_memory_seq_cp`). Defaults to `true`. */
     reusePrefix?: boolean;
+    /**
+     * Also decode once what groups of items share beyond that (items taken in token order; a
+     * group's prefix is decoded on a holder sequence and copied into each member). Saves the
+     * repeated instruction and response of judge prompts; results can move within the float
+     * rounding of the F16 KV cache, as with `reusePrefix`. Defaults to `false`.
+     */
+    sharePrefixes?: boolean;
     signal?: AbortSignal;
     onProgress?: (done: number, total: number) => void;
 }
@@ -169,6 +176,85 @@ function resolveSampling(s: SamplingOptions | undefined): Required<Omit<Sampling
     return r;
 }
 
+/** Lexicographic order of token sequences (a prefix sorts first). */
+function compareTokens(a: Int32Array, b: Int32Array): number {
+    const n = Math.min(a.length, b.length);
+    for (let k = 0; k < n; k++) {
+        if (a[k] !== b[k])
+            return a[k] - b[k];
+    }
+    return a.length - b.length;
+}
+
+/** Consecutive items (in token order) whose shared prefix is decoded once; see `prefixGroups`. */
+interface PrefixGroup {
+    /** position of the first member in the evaluation order */
+    first: number;
+    size: number;
+    /** tokens the members share and take from the holder */
+    prefix: number;
+    /** the sequence that decodes the prefix, -1 before it starts */
+    holder: number;
+    ready: boolean;
+    admitted: number;
+    finished: number;
+}
+
+/** Tokens a group must share beyond the global prefix before a holder sequence pays for itself. */
+const minGroupShare = 16;
+/** Most members one group spans (bounds the partition search to O(items × this)). */
+const maxGroupSize = 256;
+
+/**
+ * Splits items sorted by tokens into consecutive groups that share a prefix beyond the global one,
+ * choosing the split that saves the most decoded tokens, Σ (members − 1) × (prefix − global), by
+ * dynamic programming: four prompts that share a long response then form their own group instead
+ * of joining a larger one that shares only the instruction. A member's last token and its scored
+ * tokens are never part of the prefix (they need outputs); steered items stay alone.
+ */
+function prefixGroups(sorted: readonly EvaluateItem[], globalPrefix: number): PrefixGroup[] {
+    const n = sorted.length;
+    const limit = sorted.map((it) => it.steering ? -1 : Math.min(it.tokens.length - 1, it.scoreFrom === undefined ? Infinity : it.scoreFrom - 1));
+    // shared[k]: tokens items k − 1 and k both have and may share (k ≥ 1)
+    const shared = sorted.map((it, k) => {
+        if (k === 0)
+            return -1;
+        const a = sorted[k - 1].tokens, b = it.tokens, max = Math.min(limit[k - 1], limit[k]);
+        let common = 0;
+        while (common < max && a[common] === b[common])
+            common++;
+        return common;
+    });
+    // best[j]: most tokens saved over the first j items; from[j]: where the last group starts (j − 1 when item j − 1 is alone)
+    const best = new Float64Array(n + 1), from = new Int32Array(n + 1);
+    for (let j = 1; j <= n; j++) {
+        best[j] = best[j - 1];
+        from[j] = j - 1;
+        let prefix = Infinity;
+        for (let i = j - 2; i >= 0 && j - i <= maxGroupSize; i--) {
+            prefix = Math.min(prefix, shared[i + 1]);
+            if (prefix - globalPrefix < minGroupShare)
+                break;
+            const saved = best[i] + (j - i - 1) * (prefix - globalPrefix);
+            if (saved > best[j]) {
+                best[j] = saved;
+                from[j] = i;
+            }
+        }
+    }
+    const groups: PrefixGroup[] = [];
+    for (let j = n; j > 0; j = from[j]) {
+        const first = from[j];
+        if (j - first >= 2) {
+            let prefix = Infinity;
+            for (let k = first + 1; k < j; k++)
+                prefix = Math.min(prefix, shared[k]);
+            groups.push({first, size: j - first, prefix, holder: -1, ready: false, admitted: 0, finished: 0});
+        }
+    }
+    return groups.reverse();
+}
+
 /** Serializes operations on one context: the native side must never see two at once. */
 class Lock {
     private tail: Promise<unknown> = Promise.resolve();
@@ -185,6 +271,7 @@ export class Engine {
     readonly batchSize: number;
     private readonly lock = new Lock();
     private disposed = false;
+    private decoded = 0;
 
     private constructor(readonly model: Model, private readonly native: AddonContext, options: Required<Omit<EngineOptions, "threads">>, private readonly onDispose: () => void) {
         this.sequences = options.sequences;
@@ -237,6 +324,11 @@ export class Engine {
         });
     }
 
+    /** Tokens this engine has sent through `llama_decode` so far: the work that prefix sharing saves. */
+    get decodedTokens(): number {
+        return this.decoded;
+    }
+
     /** Frees the context. Waits for the running operation. Idempotent. */
     async dispose(): Promise<void> {
         if (this.disposed)
@@ -259,6 +351,7 @@ export class Engine {
 
     private async decode(batch: BatchToken[], captureLayers: Int32Array | null, sampleSeqs: Int32Array | null) {
         const n = batch.length;
+        this.decoded += n;
         const tokens = new Int32Array(n), positions = new Int32Array(n), seqs = new Int32Array(n), flags = new Uint8Array(n);
         for (let i = 0; i < n; i++) {
             tokens[i] = batch[i].token;
@@ -342,8 +435,21 @@ export class Engine {
         for (let s = this.sequences - 1; s > prefixSeq; s--)
             freeSeqs.push(s);
 
-        interface Active {index: number; seq: number; offset: number; steered: boolean; logProbs: Float64Array | null}
+        // Items in token order when groups share prefixes, so that the members of a group follow each other.
+        const order = items.map((_, i) => i);
+        const groupAt: (PrefixGroup | null)[] = new Array(items.length).fill(null);
+        if ((options.reusePrefix ?? true) && options.sharePrefixes && this.sequences > 2) {
+            order.sort((a, b) => compareTokens(items[a].tokens, items[b].tokens) || a - b);
+            for (const group of prefixGroups(order.map((i) => items[i]), prefixLength)) {
+                for (let k = group.first; k < group.first + group.size; k++)
+                    groupAt[k] = group;
+            }
+        }
+
+        interface Active {index: number; seq: number; offset: number; steered: boolean; logProbs: Float64Array | null; group: PrefixGroup | null}
         const active: Active[] = [];
+        // holder sequences decoding a group's prefix (no outputs, never steered)
+        const filling: {group: PrefixGroup; tokens: Int32Array; offset: number}[] = [];
         let next = 0, done = 0, kvUsed = prefixLength;
         try {
             for (let offset = 0; offset < prefixLength; offset += this.batchSize) {
@@ -357,18 +463,42 @@ export class Engine {
                     throw new AbortError();
                 // admit items while sequences and KV cells last
                 while (next < items.length && freeSeqs.length > 0) {
-                    const need = items[next].tokens.length - prefixLength;
-                    if (active.length > 0 && kvUsed + need > this.contextSize)
+                    const inFlight = active.length + filling.length > 0;
+                    const group = groupAt[next];
+                    if (group !== null && group.holder < 0) {
+                        // the group's first member: decode its prefix on a holder sequence first
+                        if (inFlight && kvUsed + group.prefix - prefixLength > this.contextSize)
+                            break;
+                        group.holder = freeSeqs.pop()!;
+                        if (prefixLength > 0)
+                            this.native.memorySeqCp(prefixSeq, group.holder, 0, prefixLength);
+                        filling.push({group, tokens: items[order[next]].tokens, offset: prefixLength});
+                        kvUsed += group.prefix - prefixLength;
+                        continue;
+                    }
+                    if (group !== null && !group.ready)
+                        break;
+                    const index = order[next];
+                    const item = items[index];
+                    const start = group?.prefix ?? prefixLength;
+                    const need = item.tokens.length - start;
+                    if (inFlight && kvUsed + need > this.contextSize)
                         break;
                     const seq = freeSeqs.pop()!;
-                    if (prefixLength > 0)
+                    if (group !== null)
+                        this.native.memorySeqCp(group.holder, seq, 0, group.prefix);
+                    else if (prefixLength > 0)
                         this.native.memorySeqCp(prefixSeq, seq, 0, prefixLength);
-                    const steered = this.applySteering(seq, items[next].steering);
-                    const {scoreFrom, tokens} = items[next];
-                    const logProbs = scoreFrom === undefined ? null : new Float64Array(tokens.length - scoreFrom);
-                    active.push({index: next, seq, offset: prefixLength, steered, logProbs});
+                    const steered = this.applySteering(seq, item.steering);
+                    const logProbs = item.scoreFrom === undefined ? null : new Float64Array(item.tokens.length - item.scoreFrom);
+                    active.push({index, seq, offset: start, steered, logProbs, group});
                     kvUsed += need;
                     next++;
+                    if (group !== null && ++group.admitted === group.size) {
+                        // every member holds the prefix now; its cells stay until the last member ends
+                        this.native.memorySeqRm(group.holder, -1, -1);
+                        freeSeqs.push(group.holder);
+                    }
                 }
                 const batch: BatchToken[] = [];
                 // rows ending an item (with their ordinal among output rows, which indexes `captured`)
@@ -376,7 +506,17 @@ export class Engine {
                 // rows whose logits score the item's next token
                 const scoreRows: number[] = [], scoreTokens: number[] = [], scoreSlots: {a: Active; k: number}[] = [];
                 let outputCount = 0;
+                for (const f of filling) {
+                    const take = Math.min(f.group.prefix - f.offset, this.batchSize - batch.length);
+                    for (let k = 0; k < take; k++)
+                        batch.push({token: f.tokens[f.offset + k], pos: f.offset + k, seq: f.group.holder, flags: 0});
+                    f.offset += take;
+                    if (batch.length === this.batchSize)
+                        break;
+                }
                 for (const a of active) {
+                    if (batch.length === this.batchSize)
+                        break;
                     const {tokens, scoreFrom} = items[a.index];
                     const take = Math.min(tokens.length - a.offset, this.batchSize - batch.length);
                     for (let k = 0; k < take; k++) {
@@ -400,6 +540,12 @@ export class Engine {
                         break;
                 }
                 const result = await this.decode(batch, captureLayers, null);
+                for (let k = filling.length - 1; k >= 0; k--) {
+                    if (filling[k].offset === filling[k].group.prefix) {
+                        filling[k].group.ready = true;
+                        filling.splice(k, 1);
+                    }
+                }
                 if (scoreRows.length > 0) {
                     const logProbs = this.native.tokenLogProbs(Int32Array.from(scoreRows), Int32Array.from(scoreTokens));
                     scoreSlots.forEach(({a, k}, j) => {
@@ -415,7 +561,9 @@ export class Engine {
                     results[a.index] = {hidden, logits: options.logits ? this.native.getLogits(row) : null, tokenLogProbs: a.logProbs};
                     this.native.memorySeqRm(a.seq, -1, -1);
                     this.native.clearSteering(a.seq);
-                    kvUsed -= items[a.index].tokens.length - prefixLength;
+                    kvUsed -= items[a.index].tokens.length - (a.group?.prefix ?? prefixLength);
+                    if (a.group !== null && ++a.group.finished === a.group.size)
+                        kvUsed -= a.group.prefix - prefixLength;
                     freeSeqs.push(a.seq);
                     active.splice(active.indexOf(a), 1);
                     done++;

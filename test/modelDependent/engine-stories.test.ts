@@ -172,6 +172,73 @@ describe.skipIf(!haveModel)("engine on stories260K", () => {
         await expect(engine.evaluate([{tokens: prompt, scoreFrom: 6}])).rejects.toThrow(/scoreFrom must be an integer in \[1, 5\], got 6/);
     });
 
+    it("sharePrefixes: what groups of items share is decoded once, with the same outputs up to F16 KV rounding", async () => {
+        const stem = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her";
+        const texts = [`${stem} dog.`, "Once upon a time a bird sang.", `${stem} friends and her mom.`, `${stem} ball every day.`, "Once upon a time a cat slept."];
+        const items = texts.map((t) => ({tokens: model.tokenize(t)}));
+        const lengths = items.map((it) => it.tokens.length);
+        const common = (a: Int32Array, b: Int32Array) => {
+            let k = 0;
+            while (k < a.length && k < b.length && a[k] === b[k])
+                k++;
+            return k;
+        };
+        const global = Math.min(...items.map((it) => common(it.tokens, items[0].tokens)));
+        const stemShared = Math.min(common(items[0].tokens, items[2].tokens), common(items[0].tokens, items[3].tokens));
+        const birdCat = common(items[1].tokens, items[4].tokens);
+        expect(stemShared - global).toBeGreaterThanOrEqual(16);
+        expect(birdCat - global).toBeLessThan(16);   // too little to group: the two decode alone
+
+        const before = engine.decodedTokens;
+        const plain = await engine.evaluate(items, {layers: [2, 4], logits: true});
+        const plainTokens = engine.decodedTokens - before;
+        expect(plainTokens).toBe(global + lengths.reduce((n, l) => n + l - global, 0));
+        const mid = engine.decodedTokens;
+        const shared = await engine.evaluate(items, {layers: [2, 4], logits: true, sharePrefixes: true});
+        // the stem is decoded once on a holder; each of its three items decodes only its own ending
+        expect(engine.decodedTokens - mid).toBe(global + (stemShared - global) +
+            [0, 2, 3].reduce((n, i) => n + lengths[i] - stemShared, 0) + [1, 4].reduce((n, i) => n + lengths[i] - global, 0));
+        // equal here to the bit; the bounds allow an F16 KV value rounding the other way after the
+        // prefix was computed in another batch (logits moved by up to 9e-3 in such cases)
+        shared.forEach((e, i) => {
+            expect(maxAbsDiff(e.hidden[0], plain[i].hidden[0])).toBeLessThanOrEqual(1e-4);
+            expect(maxAbsDiff(e.hidden[1], plain[i].hidden[1])).toBeLessThanOrEqual(1e-3);
+            expect(maxAbsDiff(e.logits!, plain[i].logits!)).toBeLessThanOrEqual(2e-2);
+        });
+        // the same call twice gives the same bits
+        const again = await engine.evaluate(items, {layers: [2, 4], logits: true, sharePrefixes: true});
+        again.forEach((e, i) => expect(e.logits).toEqual(shared[i].logits));
+    });
+
+    it("sharePrefixes: a KV cache that holds few items at a time, scored items and steered ones", async () => {
+        const small = await model.createEngine({sequences: 4, contextSize: 96, batchSize: 96, threads: 1});
+        try {
+            const stem = "One day, Tom and his mom went to the big park to play with the ball and";
+            const endings = [" ran.", " the dog barked at them.", " they had fun.", " it was sunny.", " Tom fell down.", " they ate cake."];
+            const items = [
+                ...endings.map((e) => {
+                    const tokens = model.tokenize(stem + e);
+                    return {tokens, scoreFrom: tokens.length - 2};
+                }),
+                {tokens: model.tokenize(stem + " a cat came."), steering: {vectors: new Map([[2, new Float32Array(64).fill(0.1)]]), gamma: 1}}
+            ];
+            const t0 = small.decodedTokens;
+            const plain = await small.evaluate(items, {logits: true});
+            const t1 = small.decodedTokens;
+            const shared = await small.evaluate(items, {logits: true, sharePrefixes: true});
+            // no global prefix (one item is steered): the six unsteered items share the stem instead
+            expect(t1 - t0).toBe(items.reduce((n, it) => n + it.tokens.length, 0));
+            expect(small.decodedTokens - t1).toBeLessThan((t1 - t0) / 2);
+            shared.forEach((e, i) => {
+                expect(maxAbsDiff(e.logits!, plain[i].logits!)).toBeLessThanOrEqual(2e-2);
+                if (i < endings.length)
+                    expect(maxAbsDiff(e.tokenLogProbs!, plain[i].tokenLogProbs!)).toBeLessThanOrEqual(1e-3);
+            });
+        } finally {
+            await small.dispose();
+        }
+    });
+
     it("cancels with an AbortSignal", async () => {
         const controller = new AbortController();
         const requests = Array.from({length: 4}, () => ({prompt: model.tokenize("Once upon a time"), sampling: {maxTokens: 200}}));
