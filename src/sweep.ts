@@ -484,11 +484,13 @@ function table(head: string[], rows: string[][]): string[] {
 }
 
 /** The recommendation, the per-range summary and one row per setting (scores and text statistics), as aligned text. */
-export function formatSweepTable(result: Pick<SweepResult, "plus" | "minus" | "layers" | "stats" | "recommendation" | "warnings">): string {
+export function formatSweepTable(result: Pick<SweepResult, "plus" | "minus" | "layers" | "stats" | "recommendation" | "warnings" | "judge">): string {
     const r = result.recommendation;
+    const labels = result.judge.labels ? `, answers ${result.judge.labels.join("/")}` : "";
     const out: string[] = [
         `recommendation: --gamma-chosen ${r.gammaChosen} --gamma-rejected=${r.gammaRejected} --layers ${r.layers}`,
         r.reason,
+        `judge: ${result.judge.method} on ${result.judge.model}${labels}`,
         ""
     ];
     out.push(...table(

@@ -50,6 +50,7 @@ const stat = (layers: string | null, gamma: number): SettingStats => ({
 });
 const result = {
     plus, minus, recommendation, warnings: [...recommendation.warnings, "only 4 records"],
+    judge: {method: "compare" as const, model: "Qwen2.5-0.5B-Instruct", labels: ["A", "B"] as const},
     layers: [
         {layers: "2-3", gammaChosen: 0.1, meanPreference: 0.61, gammaRejected: -0.1, winRate: 1, meanGap: 0.3, separationAccuracy: 0.85, warnings: []},
         {layers: "1-2", gammaChosen: 0.1, meanPreference: 0.52, gammaRejected: -0.1, winRate: 0.75, meanGap: 0.05, separationAccuracy: null, warnings: []}
@@ -63,6 +64,8 @@ describe("formatSweepTable", () => {
         const lines = text.split("\n");
         expect(lines[0]).toBe("recommendation: --gamma-chosen 0.1 --gamma-rejected=-0.1 --layers 2-3");
         expect(lines[1]).toBe(recommendation.reason);
+        expect(lines[2]).toBe("judge: compare on Qwen2.5-0.5B-Instruct, answers A/B");
+        expect(formatSweepTable({...result, judge: {method: "likelihood", model: "stories260K"}}).split("\n")[2]).toBe("judge: likelihood on stories260K");
         expect(text).toContain("layers   γ⁺   pref    γ⁻    win    gap  sep acc");
         expect(text).toMatch(/\n {3}2-3 {2}0\.1 {2}0\.610 {2}-0\.1 {2}1\.000 {2}0\.300 {4}0\.850\n/);
         expect(text).toMatch(/\n {3}1-2 {2}0\.1 {2}0\.520 {2}-0\.1 {2}0\.750 {2}0\.050 {8}-\n/);
