@@ -36,7 +36,12 @@ export interface JudgeOptions {
     sharePrefixes?: boolean;
 }
 
-export const judgeDefaults = {sequences: 4, contextSize: 4096, batchSize: 512} as const;
+/**
+ * `scoredBatchSize` bounds the likelihood judge's decodes, whose every response token is an output
+ * row: llama.cpp keeps vocabulary-wide logits for each (256 rows × 152K vocabulary ≈ 155 MB), and
+ * on CPU 256-token decodes prefill as fast as 512-token ones (measured on the Qwen2-0.5B shape).
+ */
+export const judgeDefaults = {sequences: 4, contextSize: 4096, batchSize: 512, scoredBatchSize: 256} as const;
 
 /** `compare`: the comparison prompt (instruct models); `likelihood`: mean log-likelihood (base models). */
 export type JudgeMethod = "compare" | "likelihood";
@@ -243,11 +248,11 @@ abstract class EngineJudge implements Judge {
     }
 }
 
-async function createJudgeEngine(model: Model, options: JudgeOptions): Promise<Engine> {
+async function createJudgeEngine(model: Model, options: JudgeOptions, batchSize: number): Promise<Engine> {
     return model.createEngine({
         sequences: options.sequences ?? judgeDefaults.sequences,
         contextSize: options.contextSize ?? judgeDefaults.contextSize,
-        batchSize: judgeDefaults.batchSize,
+        batchSize,
         threads: options.threads
     });
 }
@@ -270,7 +275,7 @@ export class ComparisonJudge extends EngineJudge {
 
     static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<ComparisonJudge> {
         const verdict = findVerdictTokens(model, template);
-        return new ComparisonJudge(model, template, verdict, await createJudgeEngine(model, options), options.sharePrefixes ?? true);
+        return new ComparisonJudge(model, template, verdict, await createJudgeEngine(model, options, judgeDefaults.batchSize), options.sharePrefixes ?? true);
     }
 
     describe(): JudgeDescription {
@@ -333,7 +338,7 @@ export class LikelihoodJudge extends EngineJudge {
     }
 
     static async create(model: Model, template: ChatTemplate, options: JudgeOptions = {}): Promise<LikelihoodJudge> {
-        return new LikelihoodJudge(model, template, await createJudgeEngine(model, options), options.sharePrefixes ?? true);
+        return new LikelihoodJudge(model, template, await createJudgeEngine(model, options, judgeDefaults.scoredBatchSize), options.sharePrefixes ?? true);
     }
 
     describe(): JudgeDescription {
