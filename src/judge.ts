@@ -9,7 +9,7 @@
 //   is scored by its mean per-token log-likelihood after the instruction, and the two scores are
 //   compared (Bradley–Terry).
 import {builtinTemplates, renderChat, type ChatTemplate} from "./chat.js";
-import {AbortError, type Engine, type Model} from "./engine/index.js";
+import {AbortError, sameTokens, type Engine, type Model} from "./engine/index.js";
 import {tokenizePrompt, userTurnPrompt} from "./prompt.js";
 
 /** One judgement: is `first` a better response to `instruction` than `second`? */
@@ -126,10 +126,6 @@ export function judgePromptText(template: ChatTemplate, question: string, prefil
     const rendered = renderChat(template, [{role: "user", content: question}], {addGenerationPrompt: true});
     const joiner = rendered === "" || /\s$/.test(rendered) ? "" : " ";
     return rendered + joiner + prefill;
-}
-
-function sameTokens(a: Int32Array, b: Int32Array): boolean {
-    return a.length === b.length && a.every((t, k) => t === b[k]);
 }
 
 /**
@@ -351,10 +347,10 @@ export class LikelihoodJudge extends EngineJudge {
      * it: for the model's own responses that is usually the generated tokens, but not always (on
      * stories260K 6 of 8 sampled responses round-trip exactly; the others differ in their first
      * tokens, where SentencePiece adds its space prefix or merges what sampling left split). An
-     * empty response is the end-of-generation token.
+     * empty response is the end-of-generation token. `prompt`: the instruction's tokens, when the
+     * caller already has them.
      */
-    scoredTokens(instruction: string, response: string): {tokens: Int32Array; scoreFrom: number} {
-        const prompt = tokenizePrompt(this.model, this.template, userTurnPrompt(this.template, instruction));
+    scoredTokens(instruction: string, response: string, prompt = this.instructionTokens(instruction)): {tokens: Int32Array; scoreFrom: number} {
         let body = this.model.tokenize(response, {addBos: false, special: false});
         if (body.length === 0) {
             const {eos} = this.model.info;
@@ -368,14 +364,26 @@ export class LikelihoodJudge extends EngineJudge {
         return {tokens, scoreFrom: prompt.length};
     }
 
+    /** The instruction as the judge's user turn, generation prompt appended. */
+    private instructionTokens(instruction: string): Int32Array {
+        return tokenizePrompt(this.model, this.template, userTurnPrompt(this.template, instruction));
+    }
+
     /** Mean per-token log-likelihood of each response after its instruction (nats per token), in input order. */
     async score(items: readonly {instruction: string; response: string}[], options: CompareOptions = {}): Promise<number[]> {
         this.checkAlive();
         if (items.length === 0)
             return [];
         const contextSize = this.engine.contextSize;
+        // a sweep scores many responses per instruction: render and tokenize each instruction once
+        const prompts = new Map<string, Int32Array>();
         const evaluateItems = items.map(({instruction, response}, index) => {
-            const item = this.scoredTokens(instruction, response);
+            let prompt = prompts.get(instruction);
+            if (prompt === undefined) {
+                prompt = this.instructionTokens(instruction);
+                prompts.set(instruction, prompt);
+            }
+            const item = this.scoredTokens(instruction, response, prompt);
             if (item.tokens.length > contextSize)
                 throw new RangeError(
                     `response ${index}: instruction and response have ${item.tokens.length} tokens but the judge's context holds ${contextSize}; ` +

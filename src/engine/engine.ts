@@ -219,11 +219,7 @@ function prefixGroups(sorted: readonly EvaluateItem[], globalPrefix: number): Pr
     const shared = sorted.map((it, k) => {
         if (k === 0)
             return -1;
-        const a = sorted[k - 1].tokens, b = it.tokens, max = Math.min(limit[k - 1], limit[k]);
-        let common = 0;
-        while (common < max && a[common] === b[common])
-            common++;
-        return common;
+        return commonPrefixLength(sorted[k - 1].tokens, it.tokens, Math.min(limit[k - 1], limit[k]));
     });
     // best[j]: most tokens saved over the first j items; from[j]: where the last group starts (j − 1 when item j − 1 is alone)
     const best = new Float64Array(n + 1), from = new Int32Array(n + 1);
@@ -413,17 +409,13 @@ export class Engine {
         const unwatch = this.watchAbort(options.signal);
         const captureLayers = layers.length > 0 ? layers : null;
 
+        const reusePrefix = options.reusePrefix ?? true;
         // Tokens every item starts with, decoded once on sequence 0 and shared by copy.
         let prefixLength = 0;
-        if ((options.reusePrefix ?? true) && items.length > 1 && this.sequences > 1 && items.every((it) => !it.steering)) {
+        if (reusePrefix && items.length > 1 && this.sequences > 1 && items.every((it) => !it.steering)) {
             prefixLength = Math.min(...items.map((it) => it.tokens.length)) - 1;
-            const first = items[0].tokens;
-            for (const item of items) {
-                let k = 0;
-                while (k < prefixLength && item.tokens[k] === first[k])
-                    k++;
-                prefixLength = k;
-            }
+            for (const item of items)
+                prefixLength = commonPrefixLength(item.tokens, items[0].tokens, prefixLength);
             // the shared prefix is decoded without outputs, so it must end before the first scored prediction
             for (const item of items) {
                 if (item.scoreFrom !== undefined)
@@ -438,7 +430,7 @@ export class Engine {
         // Items in token order when groups share prefixes, so that the members of a group follow each other.
         const order = items.map((_, i) => i);
         const groupAt: (PrefixGroup | null)[] = new Array(items.length).fill(null);
-        if ((options.reusePrefix ?? true) && options.sharePrefixes && this.sequences > 2) {
+        if (reusePrefix && options.sharePrefixes && this.sequences > 2) {
             order.sort((a, b) => compareTokens(items[a].tokens, items[b].tokens) || a - b);
             for (const group of prefixGroups(order.map((i) => items[i]), prefixLength)) {
                 for (let k = group.first; k < group.first + group.size; k++)
@@ -779,14 +771,17 @@ export class Engine {
     }
 }
 
-function sameTokens(a: Int32Array, b: Int32Array): boolean {
-    if (a.length !== b.length)
-        return false;
-    for (let i = 0; i < a.length; i++) {
-        if (a[i] !== b[i])
-            return false;
-    }
-    return true;
+/** How many leading tokens `a` and `b` share, at most `max`. */
+function commonPrefixLength(a: Int32Array, b: Int32Array, max: number): number {
+    const n = Math.min(a.length, b.length, max);
+    let k = 0;
+    while (k < n && a[k] === b[k])
+        k++;
+    return k;
+}
+
+export function sameTokens(a: Int32Array, b: Int32Array): boolean {
+    return a.length === b.length && commonPrefixLength(a, b, a.length) === a.length;
 }
 
 function firstStop(text: string, stops: readonly string[]): number {

@@ -3,7 +3,7 @@
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {builtinChatTemplate, loadChatTemplate, type ChatTemplate} from "../../src/chat.js";
 import {Model} from "../../src/engine/index.js";
-import {ComparisonJudge, createJudge, findVerdictTokens, judgeMethodFor, LikelihoodJudge, type Comparison, type Judge} from "../../src/judge.js";
+import {ComparisonJudge, createJudge, findVerdictTokens, judgeMethodFor, LikelihoodJudge, type Comparison, type Judge, type JudgeOptions} from "../../src/judge.js";
 import {seededShuffle} from "../../src/seed.js";
 import {contrastDirections, happyOpenings, sadOpenings} from "../helpers/contrast-directions.js";
 import {fixtureExists, stories260K} from "../helpers/paths.js";
@@ -56,6 +56,9 @@ const items: Comparison[] = [
     {instruction: "Say hi.", first: "Hi!", second: "Hello there, friend."}
 ];
 
+/** A judge of the kind under test on the test's model, with these options. */
+type CreateJudge = (options: JudgeOptions) => Promise<Judge>;
+
 /** judge(a, b) = 1 − judge(b, a) to the bit, each in (0, 1), identical responses exactly 0.5. */
 async function expectOrderSymmetric(judge: Judge): Promise<void> {
     const forward = await judge.compare(items);
@@ -75,16 +78,23 @@ async function expectOrderSymmetric(judge: Judge): Promise<void> {
  * `expectSharingSaves` bounds separately. (The global-prefix path has that effect in other
  * layouts too: logits moved by up to 8e-3 at 8 sequences on stories260K, measured.)
  */
-async function expectDeterministicAndBatchInvariant(judge: Judge, plain: Judge, narrow: Judge): Promise<void> {
+async function expectDeterministicAndBatchInvariant(judge: Judge, create: CreateJudge): Promise<void> {
     expect(await judge.compare(items)).toEqual(await judge.compare(items));
-    const batched = await plain.compare(items);
-    expect(await plain.compare(items)).toEqual(batched);
-    for (let k = 0; k < items.length; k++) {
-        const [single] = await plain.compare([items[k]]);
-        expect(Math.abs(single - batched[k])).toBeLessThanOrEqual(1e-6);
+    const plain = await create({sequences: 4, threads: 1, sharePrefixes: false});
+    const narrow = await create({sequences: 1, threads: 1});
+    try {
+        const batched = await plain.compare(items);
+        expect(await plain.compare(items)).toEqual(batched);
+        for (let k = 0; k < items.length; k++) {
+            const [single] = await plain.compare([items[k]]);
+            expect(Math.abs(single - batched[k])).toBeLessThanOrEqual(1e-6);
+        }
+        const again = await narrow.compare(items);
+        again.forEach((p, k) => expect(Math.abs(p - batched[k])).toBeLessThanOrEqual(1e-6));
+    } finally {
+        await plain.dispose();
+        await narrow.dispose();
     }
-    const again = await narrow.compare(items);
-    again.forEach((p, k) => expect(Math.abs(p - batched[k])).toBeLessThanOrEqual(1e-6));
 }
 
 /** Comparisons shaped like a sweep's: per instruction, several responses each against the same unsteered one. */
@@ -100,9 +110,9 @@ function sweepLike(): Comparison[] {
  * Sharing prompt prefixes decodes fewer tokens and moves no verdict by more than F16 KV rounding:
  * 2e-3 in P, a margin over the 1.3e-4 measured here (logits moved by up to 1.5e-2 in other layouts).
  */
-async function expectSharingSaves(create: (sharePrefixes: boolean) => Promise<Judge>): Promise<void> {
+async function expectSharingSaves(create: CreateJudge): Promise<void> {
     const cases = sweepLike();
-    const [shared, alone] = [await create(true), await create(false)];
+    const [shared, alone] = [await create({sequences: 4, threads: 1}), await create({sequences: 4, threads: 1, sharePrefixes: false})];
     try {
         const [p, q] = [await shared.compare(cases), await alone.compare(cases)];
         p.forEach((x, k) => expect(Math.abs(x - q[k])).toBeLessThanOrEqual(2e-3));
@@ -149,18 +159,11 @@ describe.skipIf(!haveModel)("comparison judge on stories260K", () => {
     });
 
     it("is deterministic, and batched equals one at a time", async () => {
-        const plain = await ComparisonJudge.create(model, template, {sequences: 4, threads: 1, sharePrefixes: false});
-        const narrow = await ComparisonJudge.create(model, template, {sequences: 1, threads: 1});
-        try {
-            await expectDeterministicAndBatchInvariant(judge, plain, narrow);
-        } finally {
-            await plain.dispose();
-            await narrow.dispose();
-        }
+        await expectDeterministicAndBatchInvariant(judge, (options) => ComparisonJudge.create(model, template, options));
     });
 
     it("decodes what its prompts share once: the instruction, and a response shown first", async () => {
-        await expectSharingSaves((sharePrefixes) => ComparisonJudge.create(model, template, {sequences: 4, threads: 1, sharePrefixes}));
+        await expectSharingSaves((options) => ComparisonJudge.create(model, template, options));
     });
 
     it("reports progress and stops on an aborted signal", async () => {
@@ -225,18 +228,11 @@ describe.skipIf(!haveModel)("likelihood judge on stories260K", () => {
     });
 
     it("is deterministic, and batched equals one at a time", async () => {
-        const plain = await LikelihoodJudge.create(model, template, {sequences: 4, threads: 1, sharePrefixes: false});
-        const narrow = await LikelihoodJudge.create(model, template, {sequences: 1, threads: 1});
-        try {
-            await expectDeterministicAndBatchInvariant(judge, plain, narrow);
-        } finally {
-            await plain.dispose();
-            await narrow.dispose();
-        }
+        await expectDeterministicAndBatchInvariant(judge, (options) => LikelihoodJudge.create(model, template, options));
     });
 
     it("decodes what its prompts share once: the instruction", async () => {
-        await expectSharingSaves((sharePrefixes) => LikelihoodJudge.create(model, template, {sequences: 4, threads: 1, sharePrefixes}));
+        await expectSharingSaves((options) => LikelihoodJudge.create(model, template, options));
     });
 
     it("is σ of the difference of mean token log-likelihoods, scoring each distinct response once", async () => {
